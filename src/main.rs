@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(tend::dispatch(std::env::args_os().collect()));
+}

@@ -1,0 +1,9 @@
+//! `svok`: not written yet.
+
+use std::ffi::OsString;
+
+use crate::fail::Failure;
+
+pub fn main(_args: Vec<OsString>) -> Result<i32, Failure> {
+    Err(Failure::temporary("not written yet"))
+}
