@@ -1,0 +1,219 @@
+//! Shared helpers for integration tests: run tend's tools, wait with a
+//! deadline instead of sleeping, and kill every process a test started
+//! (by process group) even when the test fails.
+
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The tend binary under test.
+pub fn tend_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_tend"))
+}
+
+/// A command that runs tend's tool `name` (argv[0] = name, as through a
+/// link).
+pub fn tool(name: &str) -> Command {
+    let mut cmd = Command::new(tend_bin());
+    cmd.arg0(name);
+    cmd
+}
+
+/// Run a tool to completion with a time limit and return its output.
+pub fn run_tool<I, S>(name: &str, args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut cmd = tool(name);
+    cmd.args(args);
+    output_within(cmd, Duration::from_secs(20))
+}
+
+/// Run `cmd` with stdin closed and wait for it, killing it (and failing the
+/// test) if it takes longer than `limit`.
+pub fn output_within(mut cmd: Command, limit: Duration) -> Output {
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.process_group(0);
+    let child = cmd.spawn().expect("spawn");
+    let group = Group::of(&child);
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => {
+            drop(group);
+            out.expect("wait")
+        }
+        Err(_) => {
+            drop(group);
+            panic!("command (pid {pid}) did not finish within {limit:?}");
+        }
+    }
+}
+
+/// True when running as root.
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Skip the calling test (return early) with a message when not root.
+#[macro_export]
+macro_rules! require_root {
+    () => {
+        if !$crate::common::is_root() {
+            eprintln!("skipped: this test needs root");
+            return;
+        }
+    };
+}
+
+/// Poll `cond` every few milliseconds until it holds or `limit` passes.
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Like `wait_until`, but panics with `what` on time-out.
+pub fn wait_for(limit: Duration, what: &str, cond: impl FnMut() -> bool) {
+    assert!(wait_until(limit, cond), "timed out after {limit:?} waiting for {what}");
+}
+
+/// Write an executable script.
+pub fn write_script(path: &Path, body: &str) {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).unwrap();
+    }
+    fs::write(path, body).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// A process group that is killed with SIGKILL when dropped: every test
+/// starts its long-lived processes in a group of their own so that cleanup
+/// never needs to know their pids one by one, and never touches anything
+/// the test did not start.
+pub struct Group {
+    pgid: i32,
+}
+
+impl Group {
+    /// The group led by `child` (spawned with `process_group(0)`).
+    pub fn of(child: &Child) -> Group {
+        Group { pgid: child.id() as i32 }
+    }
+
+    pub fn pgid(&self) -> i32 {
+        self.pgid
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(self.pgid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+}
+
+/// A long-lived process started in its own group, killed with its group on
+/// drop, and reaped.
+pub struct Spawned {
+    pub child: Child,
+    group: Group,
+}
+
+impl Spawned {
+    /// Start `cmd` in a new process group.
+    pub fn start(mut cmd: Command) -> Spawned {
+        cmd.process_group(0);
+        let child = cmd.spawn().expect("spawn");
+        let group = Group::of(&child);
+        Spawned { child, group }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn pgid(&self) -> i32 {
+        self.group.pgid()
+    }
+
+    /// Wait for the process to exit within `limit`; its exit status.
+    pub fn wait_within(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(self.group.pgid()),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether `pid` is alive (and not a zombie).
+pub fn alive(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let state = stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().next());
+            !matches!(state, Some("Z") | Some("X") | None)
+        }
+        Err(_) => false,
+    }
+}
+
+/// A Debian program's path, if the package that ships it is installed.
+pub fn debian(program: &str) -> Option<PathBuf> {
+    for dir in ["/usr/bin", "/usr/sbin", "/bin", "/sbin"] {
+        let path = Path::new(dir).join(program);
+        if path.exists() {
+            return Some(path);
+        }
+    }
+    None
+}
+
+/// The Debian program's path, or skip the calling test with a message.
+#[macro_export]
+macro_rules! require_debian {
+    ($program:expr) => {
+        match $crate::common::debian($program) {
+            Some(path) => path,
+            None => {
+                eprintln!("skipped: Debian's {} is not installed (.ci/run installs it)", $program);
+                return;
+            }
+        }
+    };
+}
