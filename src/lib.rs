@@ -18,6 +18,7 @@ use std::path::Path;
 
 /// Run the tool that `argv` names and return the exit code.
 pub fn dispatch(argv: Vec<OsString>) -> i32 {
+    sys::default_sigpipe();
     let mut argv = argv.into_iter();
     let argv0 = argv.next().unwrap_or_default();
     let name =

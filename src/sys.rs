@@ -1,7 +1,12 @@
 //! The one module that holds `unsafe`: the few system facilities that have
 //! no safe wrapper in `nix` or `std`.
 
-use nix::sys::signal::{SigHandler, Signal, signal};
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+
+use nix::fcntl::OFlag;
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction, signal};
 
 /// Restore the default action for SIGPIPE.
 ///
@@ -67,5 +72,76 @@ impl ArgvArea {
             );
         }
         true
+    }
+}
+
+/// Signals delivered through a self-pipe, so that a `poll` loop can wait on
+/// them like on any descriptor.
+///
+/// A real handler (not a blocked mask read through signalfd) is used on
+/// purpose: handlers are reset by `exec`, while a blocked mask would be
+/// inherited by every service the supervisor starts.
+pub struct SelfPipe {
+    read: OwnedFd,
+    _write: OwnedFd,
+}
+
+/// Write end of the one self-pipe, for the handler.
+static SELF_PIPE_WRITE: AtomicI32 = AtomicI32::new(-1);
+/// Signals received and not yet taken, one bit per signal number.
+static PENDING: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn on_signal(signo: libc::c_int) {
+    PENDING.fetch_or(1 << signo, Ordering::SeqCst);
+    let fd = SELF_PIPE_WRITE.load(Ordering::SeqCst);
+    if fd >= 0 {
+        // SAFETY: write(2) is async-signal-safe; errno is saved and restored
+        // so the interrupted code does not see it change.
+        unsafe {
+            let errno = *libc::__errno_location();
+            libc::write(fd, b"x".as_ptr().cast(), 1);
+            *libc::__errno_location() = errno;
+        }
+    }
+}
+
+impl SelfPipe {
+    /// Catch `signals` from now on. Only one self-pipe exists per process.
+    pub fn catch(signals: &[Signal]) -> io::Result<SelfPipe> {
+        let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
+        use std::os::fd::AsRawFd;
+        SELF_PIPE_WRITE.store(write.as_raw_fd(), Ordering::SeqCst);
+        let action = SigAction::new(
+            SigHandler::Handler(on_signal),
+            SaFlags::SA_RESTART | SaFlags::SA_NOCLDSTOP,
+            SigSet::empty(),
+        );
+        for &sig in signals {
+            // SAFETY: the handler only touches atomics and calls write(2).
+            unsafe { sigaction(sig, &action)? };
+        }
+        Ok(SelfPipe { read, _write: write })
+    }
+
+    /// The descriptor to poll for reading.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.read.as_fd()
+    }
+
+    /// Drain the pipe; the signals received since the last call.
+    pub fn take(&self) -> Received {
+        let mut buf = [0u8; 64];
+        while matches!(nix::unistd::read(&self.read, &mut buf), Ok(n) if n > 0) {}
+        Received(PENDING.swap(0, Ordering::SeqCst))
+    }
+}
+
+/// A set of received signals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Received(u64);
+
+impl Received {
+    pub fn has(self, sig: Signal) -> bool {
+        self.0 & (1 << sig as i32) != 0
     }
 }

@@ -1,4 +1,277 @@
-//! The per-service supervisor: a pure state machine (`machine`) and the
-//! `poll` loop that carries out its actions.
+//! The per-service supervisor: a pure state machine ([`machine`]) and the
+//! `poll` loop below that carries out its actions.
+//!
+//! The loop waits in `poll` on two descriptors: a self-pipe fed by the
+//! SIGCHLD and SIGTERM handlers, and the `supervise/control` FIFO. Its only timeout is the
+//! machine's deadline for a start that the one-second rule postponed, so a
+//! supervisor whose service is running or down wakes up for nothing.
 
 pub mod machine;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read};
+use std::os::fd::AsFd;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{Signal, kill};
+use nix::sys::stat::Mode;
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{Pid, mkfifo};
+
+use crate::errstr;
+use crate::fail::{Context, Failure, warn};
+use crate::status::{self, RunState};
+use crate::sys::SelfPipe;
+use crate::tai64::Tai64N;
+use machine::{Action, Ending, Event, Machine, Now};
+
+const TOOL: &str = "supervise";
+
+/// The open files that make up a running supervisor's side of the
+/// protocol. They stay open for the supervisor's whole life.
+struct Protocol {
+    /// Held with an exclusive `flock`: a second supervisor fails on it.
+    _lock: Flock<File>,
+    control: File,
+    /// The control FIFO's write end, held so that `control` never sees end
+    /// of file when a writer closes.
+    _control_writer: File,
+    /// Held open for reading: writers succeed in opening `ok` only while a
+    /// supervisor is alive.
+    _ok: File,
+}
+
+/// Supervise the service in `dir` until told to exit. `dir` is used as
+/// given in messages.
+pub fn supervise(dir: &Path) -> Result<i32, Failure> {
+    let name = dir.display().to_string();
+    std::env::set_current_dir(dir).or_fail(format!("chdir to {name}"))?;
+    let protocol = open_protocol(&name)?;
+    let signals = catch_signals()?;
+    let want_up = match fs::metadata("down") {
+        Ok(_) => false,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => true,
+        Err(err) => return Err(Failure::sys(format!("stat {name}/down"), &err)),
+    };
+    let mut sup = Supervisor { name, machine: Machine::new(), epoch: Instant::now() };
+    if sup.feed(Event::Boot { want_up }) {
+        return Ok(0);
+    }
+    sup.run(&protocol, &signals)
+}
+
+fn open_protocol(name: &str) -> Result<Protocol, Failure> {
+    match fs::DirBuilder::new().mode(0o700).create("supervise") {
+        Ok(()) => {}
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(err) => return Err(Failure::sys(format!("mkdir {name}/supervise"), &err)),
+    }
+    let lock_file = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open("supervise/lock")
+        .or_fail(format!("acquire {name}/supervise/lock"))?;
+    let lock = Flock::lock(lock_file, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| {
+        Failure::temporary(format!(
+            "unable to acquire {name}/supervise/lock: {}",
+            errstr::nix_str(errno)
+        ))
+    })?;
+    make_fifo("supervise/control", name)?;
+    let control =
+        open_fifo_read("supervise/control").or_fail(format!("read {name}/supervise/control"))?;
+    let control_writer = OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open("supervise/control")
+        .or_fail(format!("write {name}/supervise/control"))?;
+    make_fifo("supervise/ok", name)?;
+    let ok = open_fifo_read("supervise/ok").or_fail(format!("read {name}/supervise/ok"))?;
+    Ok(Protocol { _lock: lock, control, _control_writer: control_writer, _ok: ok })
+}
+
+fn make_fifo(path: &str, name: &str) -> Result<(), Failure> {
+    match mkfifo(path, Mode::from_bits_truncate(0o600)) {
+        Ok(()) | Err(Errno::EEXIST) => Ok(()),
+        Err(errno) => Err(Failure::sys(format!("mkfifo {name}/{path}"), &io::Error::from(errno))),
+    }
+}
+
+fn open_fifo_read(path: &str) -> io::Result<File> {
+    OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)
+}
+
+fn catch_signals() -> Result<SelfPipe, Failure> {
+    SelfPipe::catch(&[Signal::SIGCHLD, Signal::SIGTERM]).or_fail("catch signals")
+}
+
+struct Supervisor {
+    name: String,
+    machine: Machine,
+    epoch: Instant,
+}
+
+impl Supervisor {
+    fn now(&self) -> Now {
+        Now { mono: self.epoch.elapsed(), wall: Tai64N::now() }
+    }
+
+    fn run(&mut self, protocol: &Protocol, signals: &SelfPipe) -> Result<i32, Failure> {
+        let mut control_buf = [0u8; 64];
+        loop {
+            let timeout = match self.machine.deadline() {
+                None => PollTimeout::NONE,
+                Some(deadline) => {
+                    let left = deadline.saturating_sub(self.epoch.elapsed());
+                    // Round up: waking a moment early would only loop.
+                    let ms = left.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128);
+                    PollTimeout::try_from(ms as i32).unwrap_or(PollTimeout::MAX)
+                }
+            };
+            let mut fds = [
+                PollFd::new(signals.fd(), PollFlags::POLLIN),
+                PollFd::new(protocol.control.as_fd(), PollFlags::POLLIN),
+            ];
+            match poll(&mut fds, timeout) {
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(errno) => return Err(Failure::sys("poll", &io::Error::from(errno))),
+            }
+            let signal_ready = fds[0].any().unwrap_or(false);
+            let control_ready = fds[1].any().unwrap_or(false);
+
+            if signal_ready && self.take_signals(signals) {
+                return Ok(0);
+            }
+            if control_ready {
+                loop {
+                    match (&protocol.control).read(&mut control_buf) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            for &byte in &control_buf[..n] {
+                                if self.feed(Event::Command(byte)) {
+                                    return Ok(0);
+                                }
+                            }
+                        }
+                        Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(_) => break,
+                    }
+                }
+            }
+            if let Some(deadline) = self.machine.deadline()
+                && self.epoch.elapsed() >= deadline
+                && self.feed(Event::Timeout)
+            {
+                return Ok(0);
+            }
+        }
+    }
+
+    /// Drain the signalfd; reap children. True when the machine says exit.
+    fn take_signals(&mut self, signals: &SelfPipe) -> bool {
+        let terminate = signals.take().has(Signal::SIGTERM);
+        loop {
+            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) => {
+                    let event =
+                        Event::Reaped { pid: pid.as_raw() as u32, ending: Ending::Exited(code) };
+                    if self.feed(event) {
+                        return true;
+                    }
+                }
+                Ok(WaitStatus::Signaled(pid, signal, _)) => {
+                    let ending = Ending::Signaled(signal as i32);
+                    if self.feed(Event::Reaped { pid: pid.as_raw() as u32, ending }) {
+                        return true;
+                    }
+                }
+                Ok(WaitStatus::StillAlive) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        terminate && self.feed(Event::Terminate)
+    }
+
+    /// Feed an event and carry out the actions, feeding back the outcome of
+    /// every start. True when the machine says exit.
+    fn feed(&mut self, event: Event) -> bool {
+        let mut pending = Some(event);
+        while let Some(event) = pending.take() {
+            let actions = self.machine.handle(event, self.now());
+            for action in actions.iter() {
+                match action {
+                    Action::StartRun => pending = Some(self.start_run()),
+                    Action::StartFinish { code, signal } => {
+                        pending = Some(self.start_finish(code, signal))
+                    }
+                    Action::Signal { pid, signal } => {
+                        let _ = kill(Pid::from_raw(pid as i32), signal);
+                    }
+                    Action::Publish => self.publish(),
+                    Action::Exit => return true,
+                }
+            }
+        }
+        false
+    }
+
+    fn start_run(&self) -> Event {
+        match Command::new("./run").spawn() {
+            Ok(child) => Event::RunStarted { pid: child.id() },
+            Err(err) => {
+                warn(TOOL, format!("unable to start {}/run: {}", self.name, errstr::io_str(&err)));
+                Event::RunFailed
+            }
+        }
+    }
+
+    fn start_finish(&self, code: i32, signal: i32) -> Event {
+        match fs::metadata("finish") {
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Event::NoFinish,
+            _ => {}
+        }
+        match Command::new("./finish").arg(code.to_string()).arg(signal.to_string()).spawn() {
+            Ok(child) => Event::FinishStarted { pid: child.id() },
+            Err(err) => {
+                warn(
+                    TOOL,
+                    format!("unable to start {}/finish: {}", self.name, errstr::io_str(&err)),
+                );
+                Event::NoFinish
+            }
+        }
+    }
+
+    /// Write `status` (20 bytes), then runit's `pid` and `stat` text files.
+    fn publish(&self) {
+        let status = self.machine.status();
+        let run_pid = match status.runit.map(|r| r.state) {
+            Some(RunState::Run) => Some(status.pid),
+            _ => None,
+        };
+        let pid_text = run_pid.map(|pid| format!("{pid}\n")).unwrap_or_default();
+        for (file, contents) in [
+            ("status", &status.encode()[..]),
+            ("pid", pid_text.as_bytes()),
+            ("stat", status.stat_text().as_bytes()),
+        ] {
+            if let Err(err) = status::replace_file(Path::new("supervise"), file, contents) {
+                warn(
+                    TOOL,
+                    format!(
+                        "unable to write {}/supervise/{file}: {}",
+                        self.name,
+                        errstr::io_str(&err)
+                    ),
+                );
+            }
+        }
+    }
+}

@@ -1,1 +1,314 @@
+//! Every transition of the supervisor, without a process.
+
 use super::*;
+
+fn at(ms: u64) -> Now {
+    Now { mono: Duration::from_millis(ms), wall: Tai64N { secs: 1000 + ms / 1000, nanos: 0 } }
+}
+
+fn booted_up(pid: u32) -> Machine {
+    let mut m = Machine::new();
+    assert_eq!(m.handle(Event::Boot { want_up: true }, at(0)).to_vec(), vec![Action::StartRun]);
+    assert_eq!(m.handle(Event::RunStarted { pid }, at(0)).to_vec(), vec![Action::Publish]);
+    m
+}
+
+#[test]
+fn boot_without_down_file_starts_run() {
+    let m = booted_up(42);
+    assert_eq!(m.child(), Child::Run { pid: 42 });
+    let status = m.status();
+    assert_eq!(status.pid, 42);
+    assert_eq!(status.want, Want::Up);
+    assert_eq!(status.runit.unwrap().state, RunState::Run);
+}
+
+#[test]
+fn boot_with_down_file_stays_down_and_publishes() {
+    let mut m = Machine::new();
+    assert_eq!(m.handle(Event::Boot { want_up: false }, at(0)).to_vec(), vec![Action::Publish]);
+    assert_eq!(m.child(), Child::None);
+    assert_eq!(m.status().want, Want::Down);
+    assert_eq!(m.deadline(), None, "nothing to wake up for");
+}
+
+#[test]
+fn crash_soon_after_start_waits_out_the_second() {
+    let mut m = booted_up(42);
+    let exit = Event::Reaped { pid: 42, ending: Ending::Exited(1) };
+    assert_eq!(m.handle(exit, at(10)).to_vec(), vec![Action::StartFinish { code: 1, signal: 0 }]);
+    assert_eq!(m.handle(Event::NoFinish, at(10)).to_vec(), vec![Action::Publish]);
+    assert_eq!(m.deadline(), Some(Duration::from_millis(1000)));
+    assert!(m.handle(Event::Timeout, at(999)).is_empty(), "not before the second is up");
+    assert_eq!(m.handle(Event::Timeout, at(1000)).to_vec(), vec![Action::StartRun]);
+    assert_eq!(m.deadline(), None);
+}
+
+#[test]
+fn service_up_longer_restarts_at_once() {
+    let mut m = booted_up(42);
+    let killed = Event::Reaped { pid: 42, ending: Ending::Signaled(9) };
+    assert_eq!(
+        m.handle(killed, at(5000)).to_vec(),
+        vec![Action::StartFinish { code: -1, signal: 9 }]
+    );
+    assert_eq!(m.handle(Event::NoFinish, at(5000)).to_vec(), vec![Action::StartRun]);
+    m.handle(Event::RunStarted { pid: 43 }, at(5000));
+    assert_eq!(m.status().pid, 43);
+    assert_eq!(m.status().changed, at(5000).wall);
+}
+
+#[test]
+fn finish_runs_before_the_restart() {
+    let mut m = booted_up(42);
+    m.handle(Event::Reaped { pid: 42, ending: Ending::Exited(3) }, at(2000));
+    assert_eq!(
+        m.handle(Event::FinishStarted { pid: 50 }, at(2000)).to_vec(),
+        vec![Action::Publish]
+    );
+    let status = m.status();
+    assert_eq!(status.runit.unwrap().state, RunState::Finish);
+    assert_eq!(status.pid, 50);
+    assert_eq!(m.run_pid(), None);
+    let done = Event::Reaped { pid: 50, ending: Ending::Exited(0) };
+    assert_eq!(m.handle(done, at(2100)).to_vec(), vec![Action::StartRun]);
+}
+
+#[test]
+fn down_sends_term_then_cont_and_does_not_restart() {
+    let mut m = booted_up(42);
+    assert_eq!(
+        m.handle(Event::Command(b'd'), at(100)).to_vec(),
+        vec![
+            Action::Signal { pid: 42, signal: Signal::SIGTERM },
+            Action::Signal { pid: 42, signal: Signal::SIGCONT },
+            Action::Publish
+        ]
+    );
+    let status = m.status();
+    assert_eq!(status.want, Want::Down);
+    assert!(status.runit.unwrap().term_sent);
+    m.handle(Event::Reaped { pid: 42, ending: Ending::Signaled(15) }, at(5000));
+    assert_eq!(m.handle(Event::NoFinish, at(5000)).to_vec(), vec![Action::Publish]);
+    assert_eq!(m.child(), Child::None);
+    assert!(!m.status().runit.unwrap().term_sent, "cleared once the child is gone");
+    assert_eq!(m.deadline(), None);
+}
+
+#[test]
+fn up_while_down_starts_and_respects_the_gap() {
+    let mut m = booted_up(42);
+    m.handle(Event::Command(b'd'), at(100));
+    m.handle(Event::Reaped { pid: 42, ending: Ending::Signaled(15) }, at(200));
+    m.handle(Event::NoFinish, at(200));
+    assert_eq!(m.handle(Event::Command(b'u'), at(300)).to_vec(), vec![Action::Publish]);
+    assert_eq!(m.deadline(), Some(Duration::from_millis(1000)));
+    assert_eq!(m.handle(Event::Timeout, at(1000)).to_vec(), vec![Action::StartRun]);
+}
+
+#[test]
+fn down_cancels_a_pending_start() {
+    let mut m = booted_up(42);
+    m.handle(Event::Reaped { pid: 42, ending: Ending::Exited(1) }, at(10));
+    m.handle(Event::NoFinish, at(10));
+    assert!(m.deadline().is_some());
+    assert_eq!(m.handle(Event::Command(b'd'), at(20)).to_vec(), vec![Action::Publish]);
+    assert_eq!(m.deadline(), None);
+    assert!(m.handle(Event::Timeout, at(2000)).is_empty());
+}
+
+#[test]
+fn once_runs_and_does_not_restart() {
+    let mut m = Machine::new();
+    m.handle(Event::Boot { want_up: false }, at(0));
+    assert_eq!(m.handle(Event::Command(b'o'), at(10)).to_vec(), vec![Action::StartRun]);
+    m.handle(Event::RunStarted { pid: 7 }, at(10));
+    assert_eq!(m.status().want, Want::Nothing);
+    assert_eq!(m.status().encode()[17], 0, "daemontools writes 0 after -o");
+    m.handle(Event::Reaped { pid: 7, ending: Ending::Exited(0) }, at(5000));
+    assert_eq!(m.handle(Event::NoFinish, at(5000)).to_vec(), vec![Action::Publish]);
+    assert_eq!(m.deadline(), None);
+}
+
+#[test]
+fn once_while_running_stops_the_restart() {
+    let mut m = booted_up(42);
+    assert_eq!(m.handle(Event::Command(b'o'), at(10)).to_vec(), vec![Action::Publish]);
+    m.handle(Event::Reaped { pid: 42, ending: Ending::Exited(0) }, at(5000));
+    assert_eq!(m.handle(Event::NoFinish, at(5000)).to_vec(), vec![Action::Publish]);
+    assert_eq!(m.child(), Child::None);
+}
+
+#[test]
+fn exit_waits_for_the_service_to_be_down() {
+    let mut m = booted_up(42);
+    assert_eq!(m.handle(Event::Command(b'x'), at(10)).to_vec(), vec![Action::Publish]);
+    m.handle(Event::Reaped { pid: 42, ending: Ending::Exited(0) }, at(5000));
+    assert_eq!(m.handle(Event::NoFinish, at(5000)).to_vec(), vec![Action::Publish, Action::Exit]);
+}
+
+#[test]
+fn exit_while_down_is_immediate() {
+    let mut m = Machine::new();
+    m.handle(Event::Boot { want_up: false }, at(0));
+    assert_eq!(
+        m.handle(Event::Command(b'x'), at(10)).to_vec(),
+        vec![Action::Publish, Action::Exit]
+    );
+}
+
+#[test]
+fn dx_stops_then_exits() {
+    let mut m = booted_up(42);
+    m.handle(Event::Command(b'd'), at(10));
+    m.handle(Event::Command(b'x'), at(10));
+    m.handle(Event::Reaped { pid: 42, ending: Ending::Signaled(15) }, at(20));
+    assert_eq!(m.handle(Event::NoFinish, at(20)).to_vec(), vec![Action::Publish, Action::Exit]);
+}
+
+#[test]
+fn terminate_is_down_and_exit() {
+    let mut m = booted_up(42);
+    assert_eq!(
+        m.handle(Event::Terminate, at(10)).to_vec(),
+        vec![
+            Action::Signal { pid: 42, signal: Signal::SIGTERM },
+            Action::Signal { pid: 42, signal: Signal::SIGCONT },
+            Action::Publish
+        ]
+    );
+    m.handle(Event::Reaped { pid: 42, ending: Ending::Signaled(15) }, at(20));
+    assert_eq!(m.handle(Event::NoFinish, at(20)).to_vec(), vec![Action::Publish, Action::Exit]);
+
+    let mut idle = Machine::new();
+    idle.handle(Event::Boot { want_up: false }, at(0));
+    assert_eq!(idle.handle(Event::Terminate, at(1)).to_vec(), vec![Action::Publish, Action::Exit]);
+}
+
+#[test]
+fn pause_and_continue() {
+    let mut m = booted_up(42);
+    assert_eq!(
+        m.handle(Event::Command(b'p'), at(10)).to_vec(),
+        vec![Action::Signal { pid: 42, signal: Signal::SIGSTOP }, Action::Publish]
+    );
+    assert!(m.status().paused);
+    assert_eq!(m.status().encode()[16], 1);
+    assert_eq!(
+        m.handle(Event::Command(b'c'), at(20)).to_vec(),
+        vec![Action::Signal { pid: 42, signal: Signal::SIGCONT }, Action::Publish]
+    );
+    assert!(!m.status().paused);
+}
+
+#[test]
+fn down_clears_pause() {
+    let mut m = booted_up(42);
+    m.handle(Event::Command(b'p'), at(10));
+    m.handle(Event::Command(b'd'), at(20));
+    assert!(!m.status().paused);
+}
+
+#[test]
+fn signal_letters_map_to_signals() {
+    for (letter, signal) in [
+        (b'h', Signal::SIGHUP),
+        (b'a', Signal::SIGALRM),
+        (b'i', Signal::SIGINT),
+        (b'k', Signal::SIGKILL),
+        (b'q', Signal::SIGQUIT),
+        (b'1', Signal::SIGUSR1),
+        (b'2', Signal::SIGUSR2),
+    ] {
+        let mut m = booted_up(42);
+        assert_eq!(
+            m.handle(Event::Command(letter), at(10)).to_vec(),
+            vec![Action::Signal { pid: 42, signal }],
+            "letter {}",
+            letter as char
+        );
+    }
+}
+
+#[test]
+fn term_is_recorded_for_runit() {
+    let mut m = booted_up(42);
+    assert_eq!(
+        m.handle(Event::Command(b't'), at(10)).to_vec(),
+        vec![Action::Signal { pid: 42, signal: Signal::SIGTERM }, Action::Publish]
+    );
+    assert!(m.status().runit.unwrap().term_sent);
+    assert_eq!(m.status().want, Want::Up, "t alone does not change the wish");
+}
+
+#[test]
+fn signals_without_a_child_do_nothing() {
+    let mut m = Machine::new();
+    m.handle(Event::Boot { want_up: false }, at(0));
+    for letter in *b"hai tkq12" {
+        assert!(m.handle(Event::Command(letter), at(10)).is_empty());
+    }
+}
+
+#[test]
+fn unknown_bytes_are_ignored() {
+    let mut m = booted_up(42);
+    let before = m.clone();
+    assert!(m.handle(Event::Command(b'Z'), at(10)).is_empty());
+    assert!(m.handle(Event::Command(b'\n'), at(10)).is_empty());
+    assert_eq!(m, before);
+}
+
+#[test]
+fn run_that_cannot_start_is_retried_each_second_and_finish_hears_111() {
+    let mut m = Machine::new();
+    assert_eq!(m.handle(Event::Boot { want_up: true }, at(0)).to_vec(), vec![Action::StartRun]);
+    assert_eq!(
+        m.handle(Event::RunFailed, at(0)).to_vec(),
+        vec![Action::StartFinish { code: 111, signal: 0 }]
+    );
+    assert_eq!(m.handle(Event::NoFinish, at(0)).to_vec(), vec![Action::Publish]);
+    assert_eq!(m.deadline(), Some(Duration::from_secs(1)));
+    assert_eq!(m.handle(Event::Timeout, at(1000)).to_vec(), vec![Action::StartRun]);
+    assert_eq!(m.handle(Event::RunFailed, at(1000)).len(), 1);
+}
+
+#[test]
+fn once_that_cannot_start_is_not_retried() {
+    let mut m = Machine::new();
+    m.handle(Event::Boot { want_up: false }, at(0));
+    m.handle(Event::Command(b'o'), at(0));
+    m.handle(Event::RunFailed, at(0));
+    m.handle(Event::NoFinish, at(0));
+    assert_eq!(m.deadline(), None);
+}
+
+#[test]
+fn commands_during_finish_take_effect_after_it() {
+    let mut m = booted_up(42);
+    m.handle(Event::Reaped { pid: 42, ending: Ending::Exited(0) }, at(3000));
+    m.handle(Event::FinishStarted { pid: 50 }, at(3000));
+    assert_eq!(m.handle(Event::Command(b'd'), at(3001)).to_vec(), vec![Action::Publish]);
+    assert!(m.handle(Event::Command(b't'), at(3001)).is_empty(), "finish is not signalled");
+    let done = Event::Reaped { pid: 50, ending: Ending::Exited(0) };
+    assert_eq!(m.handle(done, at(3100)).to_vec(), vec![Action::Publish]);
+    assert_eq!(m.child(), Child::None);
+}
+
+#[test]
+fn strangers_reaped_are_ignored() {
+    let mut m = booted_up(42);
+    let before = m.clone();
+    assert!(m.handle(Event::Reaped { pid: 99, ending: Ending::Exited(0) }, at(10)).is_empty());
+    assert_eq!(m, before);
+}
+
+#[test]
+fn start_clears_pause_and_term() {
+    let mut m = Machine::new();
+    m.handle(Event::Boot { want_up: false }, at(0));
+    m.handle(Event::Command(b'p'), at(0));
+    m.handle(Event::Command(b'u'), at(0));
+    m.handle(Event::RunStarted { pid: 8 }, at(0));
+    assert!(!m.status().paused);
+}
