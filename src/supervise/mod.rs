@@ -263,6 +263,11 @@ impl Supervisor {
             ("stat", status.stat_text().as_bytes()),
         ] {
             if let Err(err) = status::replace_file(Path::new("supervise"), file, contents) {
+                if service_dir_removed() {
+                    // svscan is winding down a service whose directory was
+                    // deleted: there is nowhere to write, and nobody to read.
+                    return;
+                }
                 warn(
                     TOOL,
                     format!(
@@ -274,4 +279,10 @@ impl Supervisor {
             }
         }
     }
+}
+
+/// Whether the service directory (our working directory) was deleted.
+fn service_dir_removed() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(".").is_ok_and(|meta| meta.nlink() == 0)
 }
