@@ -59,7 +59,7 @@ fn parse(args: &[OsString]) -> Result<(Vec<u8>, &[OsString]), Failure> {
 }
 
 /// Write the commands to one service's control FIFO.
-fn send(service: &Path, commands: &[u8]) -> Result<(), String> {
+pub fn send(service: &Path, commands: &[u8]) -> Result<(), String> {
     let name = service.display();
     match std::fs::metadata(service) {
         Ok(meta) if meta.is_dir() => {}
