@@ -95,9 +95,12 @@ impl Tai64N {
     pub fn secs_until(self, later: Tai64N) -> u64 {
         later.secs.saturating_sub(self.secs)
     }
+}
 
-    /// Add a duration.
-    pub fn add(self, d: Duration) -> Tai64N {
+impl std::ops::Add<Duration> for Tai64N {
+    type Output = Tai64N;
+
+    fn add(self, d: Duration) -> Tai64N {
         let mut secs = self.secs + d.as_secs();
         let mut nanos = self.nanos + d.subsec_nanos();
         if nanos >= 1_000_000_000 {
@@ -159,6 +162,6 @@ mod tests {
         let b = Tai64N { secs: 175, nanos: 5 };
         assert_eq!(a.secs_until(b), 75);
         assert_eq!(b.secs_until(a), 0);
-        assert_eq!(a.add(Duration::from_millis(1500)), Tai64N { secs: 101, nanos: 500_000_000 });
+        assert_eq!(a + Duration::from_millis(1500), Tai64N { secs: 101, nanos: 500_000_000 });
     }
 }

@@ -1,0 +1,238 @@
+//! svscan with real processes: a supervise per service and per logger, the
+//! pipe between them held across logger deaths, new and removed services
+//! noticed at once, SIGTERM winding everything down, a thousand services.
+
+mod common;
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::*;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// The children of `pid` with their command lines.
+fn children_of(pid: u32) -> Vec<(u32, String)> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = fs::read_to_string(format!("/proc/{child}/stat")) else { continue };
+        let Some(after) = stat.rsplit_once(')').map(|(_, rest)| rest) else { continue };
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        if fields.get(1).and_then(|p| p.parse::<u32>().ok()) != Some(pid) || fields[0] == "Z" {
+            continue;
+        }
+        let cmdline = fs::read(format!("/proc/{child}/cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ").trim().to_string();
+        out.push((child, cmdline));
+    }
+    out
+}
+
+/// The pid of `svscan`'s supervise for `name`, if running.
+fn supervise_of(svscan: u32, name: &str) -> Option<u32> {
+    let wanted = format!("supervise {name}");
+    children_of(svscan).into_iter().find(|(_, cmd)| *cmd == wanted).map(|(pid, _)| pid)
+}
+
+/// The pid in `dir/supervise/pid`, if the service is up.
+fn service_pid(dir: &Path) -> Option<u32> {
+    fs::read_to_string(dir.join("supervise/pid")).ok()?.trim().parse().ok()
+}
+
+fn start_svscan(dir: &Path) -> Spawned {
+    let mut cmd = tool("svscan");
+    cmd.arg(dir);
+    Spawned::start(cmd)
+}
+
+fn sleeper(dir: &Path) {
+    write_script(&dir.join("run"), "#!/bin/sh\nexec sleep 1000\n");
+}
+
+#[test]
+fn service_output_reaches_its_logger_through_the_pipe() {
+    let tmp = tempfile::tempdir().unwrap();
+    let svc = tmp.path().join("shop");
+    write_script(&svc.join("run"), "#!/bin/sh\necho 'hello from shop'\nexec sleep 1000\n");
+    write_script(&svc.join("log/run"), "#!/bin/sh\nexec cat > ./out\n");
+    fs::create_dir(tmp.path().join(".hidden")).unwrap();
+    sleeper(&tmp.path().join(".hidden"));
+    let scan = start_svscan(tmp.path());
+
+    wait_for(Duration::from_secs(10), "the line in the logger's file", || {
+        fs::read_to_string(svc.join("log/out")).is_ok_and(|s| s == "hello from shop\n")
+    });
+    let children: Vec<String> = children_of(scan.pid()).into_iter().map(|(_, c)| c).collect();
+    assert!(children.contains(&"supervise shop".to_string()), "{children:?}");
+    assert!(children.contains(&"supervise shop/log".to_string()), "{children:?}");
+    assert_eq!(children.len(), 2, "dot-directories are ignored: {children:?}");
+    assert!(!tmp.path().join(".hidden/supervise").exists());
+}
+
+#[test]
+fn new_service_is_picked_up_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scan_dir = tmp.path().join("service");
+    fs::create_dir(&scan_dir).unwrap();
+    let scan = start_svscan(&scan_dir);
+    wait_for(Duration::from_secs(5), "svscan to be running", || alive(scan.pid()));
+    // Let svscan reach its first scan of the empty directory.
+    std::thread::sleep(Duration::from_millis(100));
+
+    let staging = tmp.path().join("web");
+    sleeper(&staging);
+    let moved = Instant::now();
+    fs::rename(&staging, scan_dir.join("web")).unwrap();
+    wait_for(Duration::from_secs(3), "the new service to run", || {
+        service_pid(&scan_dir.join("web")).is_some()
+    });
+    let took = moved.elapsed();
+    eprintln!("pick-up took {took:?}");
+    assert!(
+        took < Duration::from_secs(3),
+        "picked up in {took:?}; the periodic scan would take up to 5 s"
+    );
+}
+
+#[test]
+fn dead_supervise_is_restarted() {
+    let tmp = tempfile::tempdir().unwrap();
+    sleeper(&tmp.path().join("a"));
+    let scan = start_svscan(tmp.path());
+    wait_for(Duration::from_secs(10), "the service to run", || {
+        service_pid(&tmp.path().join("a")).is_some()
+    });
+    let first = supervise_of(scan.pid(), "a").expect("supervise a");
+    let service = service_pid(&tmp.path().join("a")).unwrap();
+    // The service's own process would block the new supervise from
+    // nothing; stop it first so the restart is clean.
+    kill(Pid::from_raw(first as i32), Signal::SIGKILL).unwrap();
+    kill(Pid::from_raw(service as i32), Signal::SIGKILL).unwrap();
+    wait_for(Duration::from_secs(5), "a new supervise", || {
+        supervise_of(scan.pid(), "a").is_some_and(|pid| pid != first)
+    });
+    wait_for(Duration::from_secs(5), "the service to run again", || {
+        service_pid(&tmp.path().join("a")).is_some_and(|pid| pid != service && alive(pid))
+    });
+}
+
+#[test]
+fn removed_service_is_stopped_logger_last() {
+    let tmp = tempfile::tempdir().unwrap();
+    let svc = tmp.path().join("gone");
+    let marker = tmp.path().join("service-got-term");
+    write_script(
+        &svc.join("run"),
+        &format!(
+            "#!/bin/sh\ntrap 'echo term > {}; exit 0' TERM\necho started\nwhile :; do sleep 0.05; done\n",
+            marker.display()
+        ),
+    );
+    write_script(&svc.join("log/run"), "#!/bin/sh\nexec cat > ./out\n");
+    sleeper(&tmp.path().join("stays"));
+    let scan = start_svscan(tmp.path());
+    wait_for(Duration::from_secs(10), "both services", || {
+        service_pid(&svc).is_some()
+            && service_pid(&svc.join("log")).is_some()
+            && service_pid(&tmp.path().join("stays")).is_some()
+    });
+    let service = service_pid(&svc).unwrap();
+    let logger = service_pid(&svc.join("log")).unwrap();
+
+    // Move it out rather than delete it, so its files can be inspected.
+    let outside = tmp.path().join(".removed");
+    fs::rename(&svc, &outside).unwrap();
+    wait_for(Duration::from_secs(5), "the service to be stopped", || !alive(service));
+    wait_for(Duration::from_secs(5), "its logger to be stopped", || !alive(logger));
+    wait_for(Duration::from_secs(5), "both supervisors to be gone", || {
+        supervise_of(scan.pid(), "gone").is_none() && supervise_of(scan.pid(), "gone/log").is_none()
+    });
+    assert_eq!(fs::read_to_string(&marker).unwrap(), "term\n", "stopped with SIGTERM, as svc -d");
+    assert_eq!(fs::read_to_string(outside.join("log/out")).unwrap(), "started\n");
+    assert!(supervise_of(scan.pid(), "stays").is_some(), "the other service is untouched");
+}
+
+#[test]
+fn sigterm_stops_every_service_then_svscan() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["a", "b"] {
+        sleeper(&tmp.path().join(name));
+    }
+    write_script(&tmp.path().join("b/log/run"), "#!/bin/sh\nexec cat > ./out\n");
+    let mut scan = start_svscan(tmp.path());
+    wait_for(Duration::from_secs(10), "all services", || {
+        ["a", "b", "b/log"].iter().all(|s| service_pid(&tmp.path().join(s)).is_some())
+    });
+    let pids: Vec<u32> =
+        ["a", "b", "b/log"].iter().map(|s| service_pid(&tmp.path().join(s)).unwrap()).collect();
+    kill(Pid::from_raw(scan.pid() as i32), Signal::SIGTERM).unwrap();
+    let status = scan.wait_within(Duration::from_secs(10)).expect("svscan exits after SIGTERM");
+    assert!(status.success(), "{status:?}");
+    for pid in pids {
+        assert!(!alive(pid), "service {pid} still running");
+    }
+}
+
+/// The logger dies again and again (it kills itself with SIGKILL after
+/// every 250th line) while the service writes 3000 numbered lines: svscan
+/// holds the pipe, so the service never sees a broken pipe and every line
+/// reaches a logger exactly once.
+#[test]
+fn logger_deaths_lose_no_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let svc = tmp.path().join("counter");
+    write_script(
+        &svc.join("run"),
+        "#!/bin/sh\ni=1\nwhile [ $i -le 3000 ]; do echo \"line $i\"; i=$((i + 1)); done\necho done >&2\nexec sleep 1000\n",
+    );
+    // Reads byte by byte (the shell's read builtin on a pipe), so it takes
+    // from the pipe only the lines it writes out.
+    write_script(
+        &svc.join("log/run"),
+        "#!/bin/sh\nwhile IFS= read -r line; do\n  printf '%s\\n' \"$line\" >> ../../lines\n  case $line in\n    *[05]00|*250|*750) kill -KILL $$ ;;\n  esac\ndone\n",
+    );
+    let scan = start_svscan(tmp.path());
+    let lines_file = tmp.path().join("lines");
+    wait_for(Duration::from_secs(60), "3000 lines through the dying logger", || {
+        fs::read_to_string(&lines_file).is_ok_and(|s| s.lines().count() >= 3000)
+    });
+    let text = fs::read_to_string(&lines_file).unwrap();
+    let mut seen = HashSet::new();
+    for line in text.lines() {
+        let n: u32 = line
+            .strip_prefix("line ")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("bad line {line:?}"));
+        assert!(seen.insert(n), "line {n} twice");
+    }
+    assert_eq!(seen.len(), 3000);
+    assert!((1..=3000).all(|n| seen.contains(&n)));
+    let logger_restarts = text.lines().filter(|l| l.ends_with("00") || l.ends_with("50")).count();
+    assert!(logger_restarts >= 10, "the logger really died repeatedly");
+    drop(scan);
+}
+
+#[test]
+fn a_thousand_services() {
+    const COUNT: usize = 1000;
+    let tmp = tempfile::tempdir().unwrap();
+    let dirs: Vec<PathBuf> = (0..COUNT).map(|i| tmp.path().join(format!("s{i:04}"))).collect();
+    for dir in &dirs {
+        sleeper(dir);
+    }
+    let started = Instant::now();
+    let mut scan = start_svscan(tmp.path());
+    wait_for(Duration::from_secs(120), "all services up", || {
+        dirs.iter().all(|d| service_pid(d).is_some())
+    });
+    eprintln!("{COUNT} services up in {:?}", started.elapsed());
+    assert_eq!(children_of(scan.pid()).len(), COUNT);
+    kill(Pid::from_raw(scan.pid() as i32), Signal::SIGTERM).unwrap();
+    assert!(
+        scan.wait_within(Duration::from_secs(120)).is_some(),
+        "svscan winds down {COUNT} services"
+    );
+}
