@@ -236,3 +236,45 @@ fn a_thousand_services() {
         "svscan winds down {COUNT} services"
     );
 }
+
+#[test]
+fn log_directory_added_later_gets_its_logger_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let svc = tmp.path().join("late");
+    sleeper(&svc);
+    let scan = start_svscan(tmp.path());
+    wait_for(Duration::from_secs(10), "the service", || service_pid(&svc).is_some());
+    let staging = tmp.path().join(".log-staging");
+    write_script(&staging.join("run"), "#!/bin/sh\nexec sleep 1000\n");
+    fs::rename(&staging, svc.join("log")).unwrap();
+    wait_for(Duration::from_secs(3), "the logger, well before a 5-second rescan", || {
+        service_pid(&svc.join("log")).is_some()
+    });
+    assert!(supervise_of(scan.pid(), "late/log").is_some());
+}
+
+#[test]
+fn idle_svscan_does_not_wake_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    sleeper(&tmp.path().join("a"));
+    let scan = start_svscan(tmp.path());
+    wait_for(Duration::from_secs(10), "the service", || {
+        service_pid(&tmp.path().join("a")).is_some()
+    });
+    // Let the start-up settle (the supervise's first status write).
+    std::thread::sleep(Duration::from_millis(300));
+    let before = switches(scan.pid());
+    // Longer than daemontools' 5-second rescan period.
+    std::thread::sleep(Duration::from_millis(5500));
+    assert_eq!(switches(scan.pid()), before, "svscan woke up while nothing happened");
+}
+
+/// Voluntary plus involuntary context switches of a process.
+fn switches(pid: u32) -> u64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .filter(|l| l.contains("ctxt_switches"))
+        .map(|l| l.split_whitespace().last().unwrap().parse::<u64>().unwrap())
+        .sum()
+}

@@ -3,19 +3,23 @@
 //! for as long as the service exists, so that a restarting logger (or a
 //! restarting service) loses nothing in between.
 //!
-//! Changes to the scan directory are seen at once through inotify; a
-//! directory removed is stopped as `svc -dx` would stop it (SIGTERM to its
-//! supervise, then to the log's once the service is down). What to do is
-//! decided by [`table::Table`], which is pure; this module does the I/O.
-//! Without inotify (or after its queue overflowed) the scanner falls back
-//! to a rescan every [`FALLBACK_RESCAN`].
+//! Changes are seen at once through inotify: one watch on the scan
+//! directory (a service added, removed or renamed) and one on each service
+//! directory (its `log` directory appearing), so the scanner wakes up only
+//! when something happens. A directory removed is stopped as `svc -dx`
+//! would stop it (SIGTERM to its supervise, then to the log's once the
+//! service is down). What to do is decided by [`table::Table`], which is
+//! pure; this module does the I/O. Without inotify the scanner falls back to
+//! a rescan every [`FALLBACK_RESCAN`], as daemontools does.
 
 pub mod table;
 
-use std::ffi::OsString;
+use std::collections::{HashMap, hash_map};
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -25,7 +29,7 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
@@ -53,31 +57,32 @@ pub fn scan(options: Options) -> Result<i32, Failure> {
     let signals = SelfPipe::catch(&[Signal::SIGCHLD, Signal::SIGHUP, Signal::SIGTERM])
         .or_fail("catch signals")?;
     let supervise = supervise_program()?;
-    let inotify = watch_directory();
+    let watcher = Watcher::new();
     let mut scanner = Scanner {
         table: Table::new(),
-        pipes: std::collections::HashMap::new(),
+        pipes: HashMap::new(),
         supervise,
         epoch: Instant::now(),
         next_rescan: None,
         options,
-        fallback: inotify.is_none(),
+        fallback: watcher.is_none(),
+        watcher,
         stopping: false,
     };
     scanner.rescan();
     loop {
         let timeout = scanner.timeout();
-        let mut fds = vec![PollFd::new(signals.fd(), PollFlags::POLLIN)];
-        if let Some(inotify) = &inotify {
-            fds.push(PollFd::new(inotify.as_fd(), PollFlags::POLLIN));
-        }
-        match poll(&mut fds, timeout) {
-            Ok(_) | Err(Errno::EINTR) => {}
-            Err(errno) => return Err(Failure::sys("poll", &io::Error::from(errno))),
-        }
-        let signal_ready = fds[0].any().unwrap_or(false);
-        let inotify_ready = fds.get(1).is_some_and(|fd| fd.any().unwrap_or(false));
-        drop(fds);
+        let (signal_ready, inotify_ready) = {
+            let mut fds = vec![PollFd::new(signals.fd(), PollFlags::POLLIN)];
+            if let Some(watcher) = &scanner.watcher {
+                fds.push(PollFd::new(watcher.inotify.as_fd(), PollFlags::POLLIN));
+            }
+            match poll(&mut fds, timeout) {
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(errno) => return Err(Failure::sys("poll", &io::Error::from(errno))),
+            }
+            (fds[0].any().unwrap_or(false), fds.get(1).is_some_and(|fd| fd.any().unwrap_or(false)))
+        };
 
         let mut rescan = false;
         if signal_ready {
@@ -92,23 +97,8 @@ pub fn scan(options: Options) -> Result<i32, Failure> {
                 scanner.apply(steps);
             }
         }
-        if inotify_ready && let Some(inotify) = &inotify {
-            match inotify.read_events() {
-                Ok(events) => {
-                    if events.iter().any(|e| e.mask.contains(AddWatchFlags::IN_Q_OVERFLOW)) {
-                        warn(TOOL, "inotify queue overflowed; rescanning");
-                    }
-                    rescan = true;
-                }
-                Err(Errno::EAGAIN) => {}
-                Err(errno) => {
-                    warn(
-                        TOOL,
-                        format!("unable to read inotify events: {}", errstr::nix_str(errno)),
-                    );
-                    rescan = true;
-                }
-            }
+        if inotify_ready && let Some(watcher) = &mut scanner.watcher {
+            rescan |= watcher.changed();
         }
         if scanner.stopping {
             if scanner.table.is_empty() {
@@ -134,38 +124,108 @@ fn supervise_program() -> Result<PathBuf, Failure> {
     std::env::current_exe().or_fail("find the tend binary to run supervise")
 }
 
-fn watch_directory() -> Option<Inotify> {
-    let inotify = match Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC) {
-        Ok(inotify) => inotify,
-        Err(errno) => {
-            warn(
-                TOOL,
-                format!(
-                    "inotify unavailable, rescanning every 5 seconds: {}",
-                    errstr::nix_str(errno)
-                ),
-            );
-            return None;
+/// The inotify watches: the scan directory, and each service directory.
+struct Watcher {
+    inotify: Inotify,
+    scan_dir: WatchDescriptor,
+    services: HashMap<WatchDescriptor, Key>,
+    by_key: HashMap<Key, WatchDescriptor>,
+}
+
+impl Watcher {
+    fn new() -> Option<Watcher> {
+        let inotify = match Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC) {
+            Ok(inotify) => inotify,
+            Err(errno) => {
+                warn(
+                    TOOL,
+                    format!(
+                        "inotify unavailable, rescanning every 5 seconds: {}",
+                        errstr::nix_str(errno)
+                    ),
+                );
+                return None;
+            }
+        };
+        let mask = AddWatchFlags::IN_CREATE
+            | AddWatchFlags::IN_DELETE
+            | AddWatchFlags::IN_MOVED_FROM
+            | AddWatchFlags::IN_MOVED_TO
+            | AddWatchFlags::IN_ONLYDIR;
+        match inotify.add_watch(".", mask) {
+            Ok(scan_dir) => Some(Watcher {
+                inotify,
+                scan_dir,
+                services: HashMap::new(),
+                by_key: HashMap::new(),
+            }),
+            Err(errno) => {
+                warn(
+                    TOOL,
+                    format!(
+                        "unable to watch the scan directory, rescanning every 5 seconds: {}",
+                        errstr::nix_str(errno)
+                    ),
+                );
+                None
+            }
         }
-    };
-    let mask = AddWatchFlags::IN_CREATE
-        | AddWatchFlags::IN_DELETE
-        | AddWatchFlags::IN_MOVED_FROM
-        | AddWatchFlags::IN_MOVED_TO
-        | AddWatchFlags::IN_ATTRIB
-        | AddWatchFlags::IN_ONLYDIR;
-    match inotify.add_watch(".", mask) {
-        Ok(_) => Some(inotify),
-        Err(errno) => {
-            warn(
-                TOOL,
-                format!(
-                    "unable to watch the scan directory, rescanning every 5 seconds: {}",
-                    errstr::nix_str(errno)
-                ),
-            );
-            None
+    }
+
+    /// Watch a service directory for its `log` directory.
+    fn watch_service(&mut self, key: Key, name: &OsStr) {
+        if self.by_key.contains_key(&key) {
+            return;
         }
+        let mask =
+            AddWatchFlags::IN_CREATE | AddWatchFlags::IN_MOVED_TO | AddWatchFlags::IN_ONLYDIR;
+        // Without the watch, a log directory added later is noticed at the
+        // next rescan: not worth a warning.
+        if let Ok(wd) = self.inotify.add_watch(Path::new(name), mask) {
+            self.services.insert(wd, key);
+            self.by_key.insert(key, wd);
+        }
+    }
+
+    fn forget_service(&mut self, key: Key) {
+        if let Some(wd) = self.by_key.remove(&key) {
+            self.services.remove(&wd);
+            let _ = self.inotify.rm_watch(wd);
+        }
+    }
+
+    /// Read pending events; true if the directory should be rescanned.
+    fn changed(&mut self) -> bool {
+        let mut rescan = false;
+        loop {
+            let events = match self.inotify.read_events() {
+                Ok(events) => events,
+                Err(Errno::EAGAIN) => break,
+                Err(errno) => {
+                    warn(
+                        TOOL,
+                        format!("unable to read inotify events: {}", errstr::nix_str(errno)),
+                    );
+                    return true;
+                }
+            };
+            for event in events {
+                if event.mask.contains(AddWatchFlags::IN_Q_OVERFLOW) {
+                    rescan = true;
+                } else if event.mask.contains(AddWatchFlags::IN_IGNORED) {
+                    if let Some(key) = self.services.remove(&event.wd) {
+                        self.by_key.remove(&key);
+                    }
+                } else if event.wd == self.scan_dir {
+                    let dotted =
+                        event.name.as_ref().is_some_and(|n| n.as_bytes().first() == Some(&b'.'));
+                    rescan |= !dotted;
+                } else if self.services.contains_key(&event.wd) {
+                    rescan |= event.name.as_deref() == Some(OsStr::new("log"));
+                }
+            }
+        }
+        rescan
     }
 }
 
@@ -178,7 +238,8 @@ struct LogPipe {
 
 struct Scanner {
     table: Table,
-    pipes: std::collections::HashMap<Key, LogPipe>,
+    pipes: HashMap<Key, LogPipe>,
+    watcher: Option<Watcher>,
     supervise: PathBuf,
     epoch: Instant,
     next_rescan: Option<Duration>,
@@ -218,6 +279,11 @@ impl Scanner {
         let now = self.epoch.elapsed();
         let steps = self.table.rescan(listing, now);
         self.apply(steps);
+        if let Some(watcher) = &mut self.watcher {
+            for (key, name) in self.table.services() {
+                watcher.watch_service(key, name);
+            }
+        }
         let period =
             self.options.rescan.or(if self.fallback { Some(FALLBACK_RESCAN) } else { None });
         self.next_rescan = period.map(|p| self.epoch.elapsed() + p);
@@ -249,6 +315,9 @@ impl Scanner {
                 }
                 Step::Forget { key } => {
                     self.pipes.remove(&key);
+                    if let Some(watcher) = &mut self.watcher {
+                        watcher.forget_service(key);
+                    }
                 }
             }
         }
@@ -269,8 +338,8 @@ impl Scanner {
         cmd.arg(&dir);
         if has_log {
             let pipe = match self.pipes.entry(key) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(v) => match new_pipe() {
+                hash_map::Entry::Occupied(e) => e.into_mut(),
+                hash_map::Entry::Vacant(v) => match new_pipe() {
                     Ok(pipe) => v.insert(pipe),
                     Err(err) => {
                         warn(

@@ -109,6 +109,11 @@ impl Table {
         self.entries.is_empty()
     }
 
+    /// Every service: its key and directory name.
+    pub fn services(&self) -> impl Iterator<Item = (Key, &OsString)> {
+        self.entries.iter().filter(|(_, e)| !e.removed).map(|(&key, e)| (key, &e.name))
+    }
+
     /// The pid of a running supervise.
     pub fn pid(&self, key: Key, side: Side) -> Option<u32> {
         let entry = self.entries.get(&key)?;
