@@ -29,7 +29,7 @@ fn readproctitle_shows_recent_input_in_its_command_line() {
     stdin.write_all(b"0123456789abcdefghijXYZ").unwrap();
     stdin.flush().unwrap();
     wait_for(Duration::from_secs(5), "the newest bytes only", || {
-        cmdline(pid).ends_with("\056789abcdefghijXYZ\0")
+        cmdline(pid).ends_with("\x0056789abcdefghijXYZ\0")
     });
     drop(stdin);
     let status = rp.wait_within(Duration::from_secs(5)).expect("exits at end of input");
