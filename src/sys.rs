@@ -22,6 +22,19 @@ pub fn default_sigpipe() {
     }
 }
 
+/// Ignore SIGPIPE.
+///
+/// For the long-lived supervisors: a warning written to a stderr whose
+/// reader is gone (readproctitle under svscanboot) must fail with EPIPE, not
+/// kill the supervisor. std's process spawning restores the default in
+/// every child, so services are not affected.
+pub fn ignore_sigpipe() {
+    // SAFETY: SIG_IGN registers no handler code.
+    unsafe {
+        let _ = signal(Signal::SIGPIPE, SigHandler::SigIgn);
+    }
+}
+
 /// The memory that holds this process's own command line, as `ps` reads it.
 ///
 /// Linux reports its bounds in `/proc/self/stat` (fields 48 and 49,

@@ -54,6 +54,7 @@ pub struct Options {
 
 /// Watch the current directory's services until SIGTERM.
 pub fn scan(options: Options) -> Result<i32, Failure> {
+    crate::sys::ignore_sigpipe();
     let signals = SelfPipe::catch(&[Signal::SIGCHLD, Signal::SIGHUP, Signal::SIGTERM])
         .or_fail("catch signals")?;
     let supervise = supervise_program()?;

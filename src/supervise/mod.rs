@@ -50,6 +50,7 @@ struct Protocol {
 /// Supervise the service in `dir` until told to exit. `dir` is used as
 /// given in messages.
 pub fn supervise(dir: &Path) -> Result<i32, Failure> {
+    crate::sys::ignore_sigpipe();
     let name = dir.display().to_string();
     std::env::set_current_dir(dir).or_fail(format!("chdir to {name}"))?;
     let protocol = open_protocol(&name)?;
