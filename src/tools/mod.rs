@@ -13,6 +13,8 @@ pub mod svok;
 pub mod svscan;
 pub mod svscanboot;
 pub mod svstat;
+pub mod tai64n;
+pub mod tai64nlocal;
 
 /// A tool's entry point: the arguments after the program name.
 pub type Main = fn(Vec<OsString>) -> Result<i32, Failure>;
@@ -40,6 +42,12 @@ pub static TOOLS: &[Tool] = &[
     Tool { name: "readproctitle", main: readproctitle::main, summary: "show recent input in ps" },
     // Chain-loading tools.
     // Logging.
+    Tool { name: "tai64n", main: tai64n::main, summary: "put a TAI64N time stamp on every line" },
+    Tool {
+        name: "tai64nlocal",
+        main: tai64nlocal::main,
+        summary: "turn TAI64N stamps into local time",
+    },
 ];
 
 /// The tool called `name`, if any.

@@ -224,3 +224,32 @@ macro_rules! require_debian {
         }
     };
 }
+
+/// Run `cmd` with `input` on its stdin, like [`output_within`].
+pub fn output_with_input(mut cmd: Command, input: &[u8], limit: Duration) -> Output {
+    use std::io::Write;
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.process_group(0);
+    let mut child = cmd.spawn().expect("spawn");
+    let group = Group::of(&child);
+    let pid = child.id();
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_vec();
+    std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => {
+            drop(group);
+            out.expect("wait")
+        }
+        Err(_) => {
+            drop(group);
+            panic!("command (pid {pid}) did not finish within {limit:?}");
+        }
+    }
+}
