@@ -238,7 +238,6 @@ impl Machine {
                 out.push(Action::Publish);
             }
             Event::RunFailed => {
-                self.changed = now.wall;
                 out.push(Action::StartFinish { code: 111, signal: 0 });
             }
             Event::FinishStarted { pid } => {
@@ -248,8 +247,10 @@ impl Machine {
             Event::NoFinish => self.after_stop(now, &mut out),
             Event::Reaped { pid, ending } => match self.child {
                 Child::Run { pid: run } if run == pid => {
+                    // As runsv: the time of the stop is taken once
+                    // `finish` is done too; while it runs, the record
+                    // still shows when `run` started.
                     self.child = Child::None;
-                    self.changed = now.wall;
                     self.paused = false;
                     self.term_sent = false;
                     let (code, signal) = ending.finish_args();
@@ -294,6 +295,7 @@ impl Machine {
     /// `run` and `finish` are both done: exit, restart, or rest.
     fn after_stop(&mut self, now: Now, out: &mut Actions) {
         self.child = Child::None;
+        self.changed = now.wall;
         if self.exit_requested {
             out.push(Action::Publish);
             out.push(Action::Exit);

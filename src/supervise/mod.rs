@@ -26,7 +26,7 @@ use nix::unistd::{Pid, mkfifo};
 
 use crate::errstr;
 use crate::fail::{Context, Failure, warn};
-use crate::status::{self, RunState};
+use crate::status;
 use crate::sys::SelfPipe;
 use crate::tai64::Tai64N;
 use machine::{Action, Ending, Event, Machine, Now};
@@ -253,11 +253,12 @@ impl Supervisor {
     /// Write `status` (20 bytes), then runit's `pid` and `stat` text files.
     fn publish(&self) {
         let status = self.machine.status();
-        let run_pid = match status.runit.map(|r| r.state) {
-            Some(RunState::Run) => Some(status.pid),
-            _ => None,
+        // As runsv: the pid of the child, `run` or `finish`; empty when
+        // there is none.
+        let pid_text = match status.pid {
+            0 => String::new(),
+            pid => format!("{pid}\n"),
         };
-        let pid_text = run_pid.map(|pid| format!("{pid}\n")).unwrap_or_default();
         for (file, contents) in [
             ("status", &status.encode()[..]),
             ("pid", pid_text.as_bytes()),
