@@ -425,3 +425,28 @@ fn failures_read_the_same() {
         assert_eq!(ours("svok", &[]), run(&debian_svok, &[]), "svok on {dir:?}");
     }
 }
+
+/// The second argument of `finish` after a signal that dumped core.
+fn core_session(sup: Sup) -> String {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("svc");
+    write_script(
+        &dir.join("run"),
+        "#!/bin/sh\nif [ -e done ]; then exec sleep 1000; fi\ntouch done\nulimit -c unlimited\nkill -QUIT $$\n",
+    );
+    write_script(&dir.join("finish"), "#!/bin/sh\necho \"$@\" > args\n");
+    let _proc = start(sup, &dir);
+    let args = dir.join("args");
+    wait_for(LIMIT, "finish", || fs::read_to_string(&args).is_ok_and(|a| a.ends_with('\n')));
+    fs::read_to_string(&args).unwrap()
+}
+
+#[test]
+fn finish_hears_the_core_flag_as_runsv_passes_it() {
+    require_debian!("runsv");
+    let theirs = core_session(Sup::Runsv);
+    let ours = core_session(Sup::Ours);
+    eprintln!("runsv: {theirs:?}");
+    assert!(theirs == "-1 131\n" || theirs == "-1 3\n", "runsv: {theirs:?}");
+    assert_eq!(ours, theirs);
+}

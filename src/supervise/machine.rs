@@ -37,6 +37,8 @@ pub struct Now {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ending {
     Exited(i32),
+    /// The low byte of the wait status: the signal number, plus 128 when
+    /// a core was dumped (what runsv hands to `finish`).
     Signaled(i32),
 }
 

@@ -187,8 +187,10 @@ impl Supervisor {
                         return true;
                     }
                 }
-                Ok(WaitStatus::Signaled(pid, signal, _)) => {
-                    let ending = Ending::Signaled(signal as i32);
+                Ok(WaitStatus::Signaled(pid, signal, core)) => {
+                    // As runsv: the low byte of the wait status, so 128 is
+                    // added when a core was dumped.
+                    let ending = Ending::Signaled(signal as i32 | if core { 0x80 } else { 0 });
                     if self.feed(Event::Reaped { pid: pid.as_raw() as u32, ending }) {
                         return true;
                     }
