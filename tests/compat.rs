@@ -450,3 +450,42 @@ fn finish_hears_the_core_flag_as_runsv_passes_it() {
     assert!(theirs == "-1 131\n" || theirs == "-1 3\n", "runsv: {theirs:?}");
     assert_eq!(ours, theirs);
 }
+
+/// A service with a `down` file: down at start, up on -u, down on -d.
+fn down_file_walk(sup: Sup) -> Vec<Snap> {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("svc");
+    write_script(&dir.join("run"), "#!/bin/sh\nexec sleep 1000\n");
+    fs::write(dir.join("down"), "").unwrap();
+    let _proc = start(sup, &dir);
+    let mut snaps = vec![snap("down at start", &dir)];
+    send(Svc::Debian, &dir, "-u");
+    wait_for(LIMIT, "up", || pid_of(&status(&dir)) != 0);
+    snaps.push(snap("up, normally down", &dir));
+    send(Svc::Debian, &dir, "-d");
+    wait_for(LIMIT, "down", || pid_of(&status(&dir)) == 0);
+    snaps.push(snap("down again", &dir));
+    snaps
+}
+
+#[test]
+fn down_file_states_read_the_same() {
+    require_debian!("supervise");
+    require_debian!("runsv");
+    require_debian!("svc");
+    require_debian!("svstat");
+    require_debian!("sv");
+    let ours = down_file_walk(Sup::Ours);
+    let daemontools = down_file_walk(Sup::Daemontools);
+    let runsv = down_file_walk(Sup::Runsv);
+    for ((a, b), c) in ours.iter().zip(&daemontools).zip(&runsv) {
+        eprintln!("{:>18}: {} | {}", a.state, a.debian_svstat, a.sv_status);
+        assert_eq!(a.debian_svstat, b.debian_svstat, "svstat vs daemontools in {:?}", a.state);
+        assert_eq!(a.our_svstat, b.debian_svstat, "our svstat in {:?}", a.state);
+        assert_eq!(a.status[16..18], b.status[16..18], "bytes vs daemontools in {:?}", a.state);
+        assert_eq!(a.status[16..20], c.status[16..20], "bytes vs runsv in {:?}", a.state);
+        assert_eq!(a.sv_status, c.sv_status, "sv status vs runsv in {:?}", a.state);
+        assert_eq!(a.stat, c.stat, "stat vs runsv in {:?}", a.state);
+        assert_eq!(a.debian_svstat, c.debian_svstat, "svstat vs runsv in {:?}", a.state);
+    }
+}
