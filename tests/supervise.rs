@@ -8,7 +8,7 @@ mod common;
 use std::fs::{self, File};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -28,7 +28,7 @@ impl Sup {
         Sup::start_cmd(tool("supervise"), dir)
     }
 
-    fn start_cmd(mut cmd: std::process::Command, dir: &Path) -> Sup {
+    fn start_cmd(mut cmd: Command, dir: &Path) -> Sup {
         let err = dir.with_extension("err");
         cmd.arg(dir).stdin(Stdio::null()).stderr(File::create(&err).unwrap());
         let sup = Sup { proc: Spawned::start(cmd), err };
@@ -194,7 +194,7 @@ fn lock_is_shared_with_debian_supervise_and_runsv() {
     // Debian's holds it: ours refuses.
     let dir = tmp.path().join("theirs");
     sleeper(&dir);
-    let _theirs = Sup::start_cmd(std::process::Command::new(&debian), &dir);
+    let _theirs = Sup::start_cmd(Command::new(&debian), &dir);
     let out = run_tool("supervise", [&dir]);
     assert_eq!(out.status.code(), Some(111), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("unable to acquire"));
@@ -204,7 +204,7 @@ fn lock_is_shared_with_debian_supervise_and_runsv() {
     let _ours = Sup::start(&dir);
     wait_up(&dir);
     for peer in [&debian, &runsv] {
-        let mut cmd = std::process::Command::new(peer);
+        let mut cmd = Command::new(peer);
         cmd.arg(&dir);
         let out = output_within(cmd, LIMIT);
         assert_eq!(out.status.code(), Some(111), "{}: {out:?}", peer.display());
@@ -292,7 +292,12 @@ fn signal_commands_reach_the_service() {
     }
     script.push_str("while :; do sleep 0.05; done\n");
     write_script(&dir.join("run"), &script);
-    let _sup = Sup::start(&dir);
+    // A shell started in the background has INT and QUIT ignored, and an
+    // ignored signal stays ignored across exec, where sh cannot trap it:
+    // give supervise (and so the service) the default dispositions.
+    let mut cmd = Command::new("env");
+    cmd.arg("--default-signal=INT,QUIT").arg(tend_bin()).arg("supervise");
+    let _sup = Sup::start_cmd(cmd, &dir);
     let pid = wait_up(&dir);
     // Give sh time to set its traps.
     std::thread::sleep(Duration::from_millis(200));
