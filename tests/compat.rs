@@ -223,6 +223,14 @@ fn debian_tools_see_our_supervise_as_their_own() {
         eprintln!("{:>10}: {}", s.state, s.debian_svstat);
     }
     check_pairs(&ours, &theirs, "Debian svstat", |s| s.debian_svstat.clone());
+    // Pausing, continuing and asking for down change nothing in the time
+    // of the last start, for either supervisor.
+    for snaps in [&ours, &theirs] {
+        for later in &snaps[1..4] {
+            assert_eq!(later.status[..12], snaps[0].status[..12], "time in {:?}", later.state);
+        }
+        assert_ne!(snaps[4].status[..12], snaps[0].status[..12], "time after the stop");
+    }
     check_pairs(&ours, &theirs, "Debian svok", |s| format!("{:?}", s.debian_svok));
     check_pairs(&ours, &theirs, "our svstat", |s| s.our_svstat.clone());
     // The status bytes daemontools writes, timestamp and pid aside.
