@@ -498,3 +498,43 @@ fn down_file_states_read_the_same() {
         assert_eq!(a.debian_svstat, c.debian_svstat, "svstat vs runsv in {:?}", a.state);
     }
 }
+
+/// Records no healthy supervisor writes, read by both svstats.
+#[test]
+fn odd_status_records_read_the_same() {
+    require_debian!("svstat");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("odd");
+    fs::create_dir_all(dir.join("supervise")).unwrap();
+    let ok = dir.join("supervise/ok");
+    nix::unistd::mkfifo(&ok, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    // Hold the FIFO open for reading, as a supervisor would.
+    let _reader = fs::OpenOptions::new().read(true).write(true).open(&ok).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let label = |secs: u64| ((1u64 << 62) + 10 + secs).to_be_bytes();
+    let record = |secs: u64, pid: u32, tail: &[u8]| {
+        let mut r = label(secs).to_vec();
+        r.extend_from_slice(&[0, 0, 0, 0]);
+        r.extend_from_slice(&pid.to_le_bytes());
+        r.extend_from_slice(tail);
+        r
+    };
+    let recent = now.as_secs() - 5;
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("empty", Vec::new()),
+        ("17 bytes", record(recent, 7, b"\x01")),
+        ("18 bytes, up, paused", record(recent, 10000, b"\x01u")),
+        ("19 bytes", record(recent, 10000, b"\x00u\x00")),
+        ("20 bytes, unknown run state", record(recent, 10000, b"\x01d\x00\x07")),
+        ("down, paused, odd want", record(recent, 0, b"\x01x")),
+        ("in the future", record(now.as_secs() + 100, 0, b"\x00u")),
+        ("down, want up", record(recent, 0, b"\x00u\x00\x00")),
+    ];
+    for (what, bytes) in cases {
+        fs::write(dir.join("supervise/status"), &bytes).unwrap();
+        let theirs = debian_svstat(&dir);
+        let ours = our_svstat(&dir);
+        eprintln!("{what:>28}: {theirs}");
+        assert_eq!(ours, theirs, "{what}");
+    }
+}
