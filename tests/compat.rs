@@ -349,7 +349,7 @@ fn finish_session(sup: Sup) -> (String, Snap, String) {
     );
     write_script(&dir.join("finish"), "#!/bin/sh\necho \"$@\" >> args\nsleep 1\n");
     fs::write(dir.join("exit3"), "").unwrap();
-    let _proc = start(sup, &dir);
+    let mut proc = start(sup, &dir);
     let args = dir.join("args");
     wait_for(LIMIT, "finish after exit 3", || fs::read_to_string(&args).is_ok());
     wait_for(LIMIT, "up after finish", || {
@@ -360,11 +360,17 @@ fn finish_session(sup: Sup) -> (String, Snap, String) {
     send(Svc::Ours, &dir, "-d");
     wait_for(LIMIT, "finish state", || status(&dir)[19] == 2);
     let during = snap("finish", &dir);
-    wait_for(LIMIT, "down", || {
-        let s = status(&dir);
-        s[19] == 0 && pid_of(&s) == 0
+    // Exit asked for while finish runs: runsv's stat says `want exit`;
+    // once finish is done, both exit.
+    send(Svc::Ours, &dir, "-x");
+    wait_for(LIMIT, "want exit", || {
+        fs::read_to_string(dir.join("supervise/stat")).unwrap_or_default() == "finish, want exit\n"
     });
+    let code = proc.wait_within(LIMIT).expect("exit once finish is done");
+    assert_eq!(code.code(), Some(0), "{sup:?}");
     let after = normalise(&debian_svstat(&dir), &dir);
+    let record = status(&dir);
+    assert_eq!((pid_of(&record), record[19]), (0, 0), "{sup:?}: down when it exits");
     (fs::read_to_string(&args).unwrap(), during, after)
 }
 

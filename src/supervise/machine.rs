@@ -207,6 +207,17 @@ impl Machine {
         }
     }
 
+    /// runit's `supervise/stat` text. As runsv, an exit asked for while a
+    /// child runs shows as `want exit` (in place of `want down`).
+    pub fn stat_text(&self) -> String {
+        let text = self.status().stat_text();
+        if !self.exit_requested || self.child == Child::None {
+            return text;
+        }
+        let base = text.trim_end_matches('\n').trim_end_matches(", want down");
+        format!("{base}, want exit\n")
+    }
+
     /// Feed one event; get the actions to carry out, in order.
     pub fn handle(&mut self, event: Event, now: Now) -> Actions {
         let mut out = Actions::default();

@@ -264,7 +264,7 @@ impl Supervisor {
         for (file, contents) in [
             ("status", &status.encode()[..]),
             ("pid", pid_text.as_bytes()),
-            ("stat", status.stat_text().as_bytes()),
+            ("stat", self.machine.stat_text().as_bytes()),
         ] {
             if let Err(err) = status::replace_file(Path::new("supervise"), file, contents) {
                 if service_dir_removed() {

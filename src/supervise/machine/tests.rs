@@ -333,3 +333,16 @@ fn stop_time_without_finish_is_the_exit() {
     m.handle(Event::NoFinish, at(2100));
     assert_eq!(m.status().changed, at(2100).wall);
 }
+
+#[test]
+fn stat_shows_a_pending_exit_as_runsv() {
+    let mut m = booted_up(42);
+    assert_eq!(m.stat_text(), "run\n");
+    m.handle(Event::Command(b'x'), at(2000));
+    assert_eq!(m.stat_text(), "run, want exit\n");
+    m.handle(Event::Command(b'd'), at(2000));
+    assert_eq!(m.stat_text(), "run, got TERM, want exit\n");
+    m.handle(Event::Reaped { pid: 42, ending: Ending::Signaled(15) }, at(2100));
+    m.handle(Event::FinishStarted { pid: 50 }, at(2100));
+    assert_eq!(m.stat_text(), "finish, want exit\n");
+}
