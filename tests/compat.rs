@@ -410,10 +410,21 @@ fn failures_read_the_same() {
         nix::sys::stat::Mode::from_bits_truncate(0o600),
     )
     .unwrap();
+    // What a supervisor leaves behind when it exits: both FIFOs, no reader.
+    let stopped = tmp.path().join("stopped");
+    fs::create_dir_all(stopped.join("supervise")).unwrap();
+    for fifo in ["ok", "control"] {
+        nix::unistd::mkfifo(
+            &stopped.join("supervise").join(fifo),
+            nix::sys::stat::Mode::from_bits_truncate(0o600),
+        )
+        .unwrap();
+    }
+    fs::write(stopped.join("supervise/status"), [0u8; 18]).unwrap();
     let missing = tmp.path().join("missing");
     let file = tmp.path().join("file");
     fs::write(&file, "").unwrap();
-    for dir in [&never, &stale, &missing, &file] {
+    for dir in [&never, &stale, &stopped, &missing, &file] {
         let run = |program: &Path, args: &[&str]| {
             let mut cmd = Command::new(program);
             cmd.args(args).arg(dir);

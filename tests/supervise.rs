@@ -403,3 +403,20 @@ fn idle_supervise_never_wakes_up() {
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(before, switches(sup.proc.pid()));
 }
+
+#[test]
+fn sigterm_takes_the_service_down_then_exits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("term");
+    sleeper(&dir);
+    write_script(&dir.join("finish"), "#!/bin/sh\necho \"$@\" > args\n");
+    let mut sup = Sup::start(&dir);
+    let pid = wait_up(&dir);
+    kill(Pid::from_raw(sup.proc.pid() as i32), Signal::SIGTERM).unwrap();
+    let code = sup.proc.wait_within(LIMIT).expect("supervise exits");
+    assert_eq!(code.code(), Some(0));
+    assert!(!alive(pid), "service left running");
+    assert_eq!(text(&dir, "args"), "-1 15\n", "finish ran before the exit");
+    let s = status(&dir);
+    assert_eq!((&s[12..16], s[17], s[19]), (&[0u8; 4][..], b'd', 0));
+}
