@@ -420,3 +420,40 @@ fn sigterm_takes_the_service_down_then_exits() {
     let s = status(&dir);
     assert_eq!((&s[12..16], s[17], s[19]), (&[0u8; 4][..], b'd', 0));
 }
+
+/// The descriptor numbers `pid` has open.
+fn open_fds(pid: u32) -> Vec<u32> {
+    let mut fds: Vec<u32> = fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().parse().unwrap())
+        .collect();
+    fds.sort();
+    fds
+}
+
+#[test]
+fn service_inherits_no_descriptor_of_supervise() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("fds");
+    sleeper(&dir);
+    let _sup = Sup::start(&dir);
+    let pid = wait_up(&dir);
+    // What any child of this test inherits (the test's environment may
+    // pass descriptors of its own): the service must have no more.
+    let mut cmd = Command::new("sleep");
+    cmd.arg("1000").stdin(Stdio::null()).stderr(File::create(tmp.path().join("e")).unwrap());
+    let sibling = Spawned::start(cmd);
+    wait_for(LIMIT, "sleep running", || {
+        fs::read_link(format!("/proc/{}/exe", sibling.pid()))
+            .is_ok_and(|exe| exe.ends_with("sleep"))
+    });
+    assert_eq!(
+        open_fds(pid),
+        open_fds(sibling.pid()),
+        "the lock, FIFOs and self-pipe must not leak into the service"
+    );
+    for fd in open_fds(pid) {
+        let target = fs::read_link(format!("/proc/{pid}/fd/{fd}")).unwrap();
+        assert!(!target.starts_with(&dir), "fd {fd} -> {target:?}");
+    }
+}
