@@ -26,7 +26,7 @@ use nix::unistd::{Pid, mkfifo};
 
 use crate::errstr;
 use crate::fail::{Context, Failure, warn};
-use crate::status::{self, RunState};
+use crate::status;
 use crate::sys::SelfPipe;
 use crate::tai64::Tai64N;
 use machine::{Action, Ending, Event, Machine, Now};
@@ -187,8 +187,10 @@ impl Supervisor {
                         return true;
                     }
                 }
-                Ok(WaitStatus::Signaled(pid, signal, _)) => {
-                    let ending = Ending::Signaled(signal as i32);
+                Ok(WaitStatus::Signaled(pid, signal, core)) => {
+                    // As runsv: the low byte of the wait status, so 128 is
+                    // added when a core was dumped.
+                    let ending = Ending::Signaled(signal as i32 | if core { 0x80 } else { 0 });
                     if self.feed(Event::Reaped { pid: pid.as_raw() as u32, ending }) {
                         return true;
                     }
@@ -253,15 +255,16 @@ impl Supervisor {
     /// Write `status` (20 bytes), then runit's `pid` and `stat` text files.
     fn publish(&self) {
         let status = self.machine.status();
-        let run_pid = match status.runit.map(|r| r.state) {
-            Some(RunState::Run) => Some(status.pid),
-            _ => None,
+        // As runsv: the pid of the child, `run` or `finish`; empty when
+        // there is none.
+        let pid_text = match status.pid {
+            0 => String::new(),
+            pid => format!("{pid}\n"),
         };
-        let pid_text = run_pid.map(|pid| format!("{pid}\n")).unwrap_or_default();
         for (file, contents) in [
             ("status", &status.encode()[..]),
             ("pid", pid_text.as_bytes()),
-            ("stat", status.stat_text().as_bytes()),
+            ("stat", self.machine.stat_text().as_bytes()),
         ] {
             if let Err(err) = status::replace_file(Path::new("supervise"), file, contents) {
                 if service_dir_removed() {
