@@ -14,12 +14,8 @@ pub enum Limit {
 }
 
 /// The resources `-m` sets together: everything that bounds memory.
-pub const MEMORY: &[Resource] = &[
-    Resource::RLIMIT_DATA,
-    Resource::RLIMIT_STACK,
-    Resource::RLIMIT_MEMLOCK,
-    Resource::RLIMIT_AS,
-];
+pub const MEMORY: &[Resource] =
+    &[Resource::RLIMIT_DATA, Resource::RLIMIT_STACK, Resource::RLIMIT_MEMLOCK, Resource::RLIMIT_AS];
 
 /// Set the soft limit of `resource`, never above the hard limit (an
 /// unprivileged process could not raise it, and daemontools lowers it).

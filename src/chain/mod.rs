@@ -80,10 +80,14 @@ pub fn parse_count(text: &OsString) -> Option<u64> {
 }
 
 /// Parse getopt-style options as daemontools' tools do: letters in `flags`
-/// stand alone, letters in `valued` take an argument (attached or next);
-/// options end at the first non-option or `--`. Each option goes to `on`,
-/// in order. Returns the rest of the command line. An unknown letter or a
-/// missing argument gives `TOOL: illegal option -- X` and `usage`.
+/// stand alone, letters in `valued` take an argument (the rest of the word,
+/// or the next word); options end at the first non-option, `-` or `--`.
+/// Each option goes to `on`, in order. Returns the rest of the command
+/// line. An unknown letter or a missing argument is reported as getopt
+/// does, then `usage`.
+///
+/// Written out rather than taken from lexopt, which reads `-m=` as `-m`
+/// with an empty value, where getopt (and `softlimit -m=`) means `=`.
 pub fn options(
     args: Vec<OsString>,
     tool: &str,
@@ -92,35 +96,39 @@ pub fn options(
     usage: impl Fn() -> Failure,
     mut on: impl FnMut(char, Option<OsString>) -> Result<(), Failure>,
 ) -> Result<Vec<OsString>, Failure> {
-    use lexopt::Arg;
-    let illegal = |letter: char| {
+    use std::os::unix::ffi::OsStrExt;
+    let complain = |problem: &str, letter: char| {
         let usage = usage();
         let shown = match usage.kind {
             crate::fail::FailureKind::Usage => format!("{tool}: usage: {}", usage.message),
             _ => usage.message,
         };
-        Failure::bare(usage.code, format!("{tool}: illegal option -- {letter}\n{shown}"))
+        Failure::bare(usage.code, format!("{tool}: {problem} -- {letter}\n{shown}"))
     };
-    let mut parser = lexopt::Parser::from_args(args);
-    loop {
-        let arg = match parser.next() {
-            Ok(Some(arg)) => arg,
-            Ok(None) => return Ok(Vec::new()),
-            Err(_) => return Err(usage()),
-        };
-        match arg {
-            Arg::Short(letter) if flags.contains(letter) => on(letter, None)?,
-            Arg::Short(letter) if valued.contains(letter) => match parser.value() {
-                Ok(value) => on(letter, Some(value))?,
-                Err(_) => return Err(illegal(letter)),
-            },
-            Arg::Short(letter) => return Err(illegal(letter)),
-            Arg::Long(_) => return Err(usage()),
-            Arg::Value(first) => {
-                let mut rest = vec![first];
-                rest.extend(parser.raw_args().map_err(|_| usage())?);
-                return Ok(rest);
+    let mut args = args.into_iter().peekable();
+    while let Some(word) = args.next_if(|w| w.len() > 1 && w.as_bytes()[0] == b'-') {
+        if word == "--" {
+            break;
+        }
+        let bytes = word.as_bytes();
+        let mut at = 1;
+        while at < bytes.len() {
+            let letter = char::from(bytes[at]);
+            at += 1;
+            if flags.contains(letter) {
+                on(letter, None)?;
+            } else if valued.contains(letter) {
+                let value = if at < bytes.len() {
+                    OsString::from(std::ffi::OsStr::from_bytes(&bytes[at..]))
+                } else {
+                    args.next().ok_or_else(|| complain("option requires an argument", letter))?
+                };
+                on(letter, Some(value))?;
+                break;
+            } else {
+                return Err(complain("illegal option", letter));
             }
         }
     }
+    Ok(args.collect())
 }

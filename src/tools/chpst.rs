@@ -11,7 +11,7 @@ use nix::sys::resource::Resource;
 use nix::unistd::{Gid, Uid};
 
 use crate::chain::account::group_id;
-use crate::chain::limits::parse_limit;
+use crate::chain::envdir::EnvDirError;
 use crate::chain::{
     self, Account, EnvChanges, Groups, Limit, LockError, MEMORY, OnDirectory, drop_privileges,
     lock_file, read_envdir,
@@ -44,50 +44,43 @@ struct Changes {
 
 pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
     let mut changes = Changes::default();
-    let prog = chain::options(
-        args,
-        TOOL,
-        "vVP012",
-        "uUbe/nlLmdopfcrt",
-        usage,
-        |letter, value| {
-            let value = value.unwrap_or_default();
-            match letter {
-                'u' => changes.set_user = Some(value.to_string_lossy().into_owned()),
-                'U' => changes.env_user = Some(value.to_string_lossy().into_owned()),
-                'b' => changes.argv0 = Some(value),
-                'e' => changes.env_dir = Some(value.into()),
-                '/' => changes.root = Some(value.into()),
-                'n' => {
-                    changes.nice =
-                        Some(value.to_str().and_then(|v| v.parse().ok()).ok_or_else(usage)?)
-                }
-                'l' | 'L' => changes.lock = Some((value.into(), letter == 'l')),
-                'v' => changes.verbose = true,
-                'V' => {
-                    eprintln!("tend {}", env!("CARGO_PKG_VERSION"));
-                    return Err(usage());
-                }
-                'P' => changes.new_session = true,
-                '0' | '1' | '2' => changes.close[letter as usize - '0' as usize] = true,
-                _ => {
-                    let limit = parse_limit(&value).ok_or_else(usage)?;
-                    let resources: &[Resource] = match letter {
-                        'm' => MEMORY,
-                        'd' => &[Resource::RLIMIT_DATA],
-                        'o' => &[Resource::RLIMIT_NOFILE],
-                        'p' => &[Resource::RLIMIT_NPROC],
-                        'f' => &[Resource::RLIMIT_FSIZE],
-                        'c' => &[Resource::RLIMIT_CORE],
-                        'r' => &[Resource::RLIMIT_RSS],
-                        _ => &[Resource::RLIMIT_CPU],
-                    };
-                    changes.limits.extend(resources.iter().map(|&r| (r, limit)));
-                }
+    let prog = chain::options(args, TOOL, "vVP012", "uUbe/nlLmdopfcrt", usage, |letter, value| {
+        let value = value.unwrap_or_default();
+        match letter {
+            'u' => changes.set_user = Some(value.to_string_lossy().into_owned()),
+            'U' => changes.env_user = Some(value.to_string_lossy().into_owned()),
+            'b' => changes.argv0 = Some(value),
+            'e' => changes.env_dir = Some(value.into()),
+            '/' => changes.root = Some(value.into()),
+            'n' => {
+                changes.nice = Some(value.to_str().and_then(|v| v.parse().ok()).ok_or_else(usage)?)
             }
-            Ok(())
-        },
-    )?;
+            'l' | 'L' => changes.lock = Some((value.into(), letter == 'l')),
+            'v' => changes.verbose = true,
+            'V' => {
+                eprintln!("tend {}", env!("CARGO_PKG_VERSION"));
+                return Err(usage());
+            }
+            'P' => changes.new_session = true,
+            '0' | '1' | '2' => changes.close[letter as usize - '0' as usize] = true,
+            _ => {
+                // runit takes a number only; `=` is softlimit's.
+                let limit = chain::parse_count(&value).map(Limit::Value).ok_or_else(usage)?;
+                let resources: &[Resource] = match letter {
+                    'm' => MEMORY,
+                    'd' => &[Resource::RLIMIT_DATA],
+                    'o' => &[Resource::RLIMIT_NOFILE],
+                    'p' => &[Resource::RLIMIT_NPROC],
+                    'f' => &[Resource::RLIMIT_FSIZE],
+                    'c' => &[Resource::RLIMIT_CORE],
+                    'r' => &[Resource::RLIMIT_RSS],
+                    _ => &[Resource::RLIMIT_CPU],
+                };
+                changes.limits.extend(resources.iter().map(|&r| (r, limit)));
+            }
+        }
+        Ok(())
+    })?;
     if prog.is_empty() {
         return Err(usage());
     }
@@ -113,8 +106,7 @@ fn apply(changes: Changes, mut argv: Vec<OsString>) -> Result<i32, Failure> {
         })?),
     };
     for &(resource, limit) in &changes.limits {
-        chain::set_soft_limit(resource, limit)
-            .map_err(|err| Failure::sys("setrlimit()", &err))?;
+        chain::set_soft_limit(resource, limit).map_err(|err| Failure::sys("setrlimit()", &err))?;
     }
     if let Some(increment) = changes.nice {
         crate::sys::nice(increment).map_err(|err| Failure::sys("set nice level", &err))?;
@@ -126,8 +118,15 @@ fn apply(changes: Changes, mut argv: Vec<OsString>) -> Result<i32, Failure> {
         env.set(b"GID", gids[0].to_string().as_bytes());
     }
     if let Some(dir) = &changes.env_dir {
-        let (dir_env, skipped) = read_envdir(dir, OnDirectory::Skip)
-            .map_err(|err| crate::tools::envdir::envdir_failure(dir, err))?;
+        let (dir_env, skipped) = read_envdir(dir, OnDirectory::Skip).map_err(|err| match err {
+            // runit's words differ from daemontools' here only.
+            EnvDirError::Open(err) => Failure::temporary(format!(
+                "unable to switch to directory: {}: {}",
+                dir.display(),
+                errstr::io_str(&err)
+            )),
+            err => crate::tools::envdir::envdir_failure(dir, err),
+        })?;
         if changes.verbose {
             for name in skipped {
                 warn(

@@ -11,8 +11,9 @@ use crate::fail::Failure;
 
 const TOOL: &str = "envdir";
 
+/// daemontools' envdir, unlike its other tools, exits 111 on bad usage.
 fn usage() -> Failure {
-    Failure::usage("envdir dir child")
+    Failure { code: 111, ..Failure::usage("envdir dir child") }
 }
 
 pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
@@ -35,10 +36,8 @@ pub fn envdir_failure(dir: &Path, err: EnvDirError) -> Failure {
         EnvDirError::List(err) => {
             format!("unable to read directory {dir}: {}", errstr::io_str(&err))
         }
-        EnvDirError::File(name, err) => format!(
-            "unable to read {dir}/{}: {}",
-            name.to_string_lossy(),
-            errstr::io_str(&err)
-        ),
+        EnvDirError::File(name, err) => {
+            format!("unable to read {dir}/{}: {}", name.to_string_lossy(), errstr::io_str(&err))
+        }
     })
 }

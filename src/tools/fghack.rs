@@ -23,10 +23,10 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
     if rest.is_empty() {
         return Err(usage());
     }
-    let (read, write) = std::io::pipe().or_fail("create pipe")?;
-    // std's pipe ends are close-on-exec; plain dups are not, so these
-    // copies are what the child and its descendants keep.
-    let write = OwnedFd::from(write);
+    let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|errno| Failure::sys("create pipe", &errno.into()))?;
+    // Both ends are close-on-exec; plain dups are not, so these copies are
+    // what the child and its descendants keep.
     let copies: Vec<OwnedFd> = (0..COPIES)
         .map(|_| nix::unistd::dup(&write).map_err(|errno| Failure::sys("dup", &errno.into())))
         .collect::<Result<_, _>>()?;
@@ -36,7 +36,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
         .map_err(|err| chain::run_failure(&rest[0], &err))?;
     drop(copies);
     drop(write);
-    let mut read = read;
+    let mut read = std::fs::File::from(read);
     let mut sink = [0u8; 512];
     loop {
         match read.read(&mut sink) {

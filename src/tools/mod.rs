@@ -52,10 +52,18 @@ pub static TOOLS: &[Tool] = &[
     Tool { name: "setuidgid", main: setuidgid::main, summary: "run a program as another account" },
     Tool { name: "envuidgid", main: envuidgid::main, summary: "set $UID and $GID of an account" },
     Tool { name: "envdir", main: envdir::main, summary: "set environment variables from files" },
-    Tool { name: "softlimit", main: softlimit::main, summary: "run a program with resource limits" },
+    Tool {
+        name: "softlimit",
+        main: softlimit::main,
+        summary: "run a program with resource limits",
+    },
     Tool { name: "pgrphack", main: pgrphack::main, summary: "run a program in a new session" },
     Tool { name: "setlock", main: setlock::main, summary: "run a program holding a lock" },
-    Tool { name: "fghack", main: fghack::main, summary: "keep a self-backgrounding program in view" },
+    Tool {
+        name: "fghack",
+        main: fghack::main,
+        summary: "keep a self-backgrounding program in view",
+    },
     Tool { name: "chpst", main: chpst::main, summary: "change process state (runit)" },
     // Logging.
     Tool { name: "tai64n", main: tai64n::main, summary: "put a TAI64N time stamp on every line" },
