@@ -91,6 +91,20 @@ def smaps_rollup(pid):
     return {"uss": uss, "rss": fields.get("Rss", 0), "pss": fields.get("Pss", 0)}
 
 
+def private_map(pid):
+    """Private kB per mapping of one process: where its USS comes from."""
+    data = read(f"/proc/{pid}/smaps")
+    out, current = [], None
+    for line in (data or b"").decode(errors="replace").splitlines():
+        parts = line.split()
+        if parts and "-" in parts[0] and not parts[0].endswith(":"):
+            current = {"map": " ".join([parts[1]] + parts[5:]) or "anon", "kb": 0}
+            out.append(current)
+        elif current and parts and parts[0] in ("Private_Clean:", "Private_Dirty:"):
+            current["kb"] += int(parts[1])
+    return [m for m in out if m["kb"]]
+
+
 def cpu_and_switches(pid):
     """(CPU ticks user+system, voluntary + involuntary context switches)."""
     stat = read(f"/proc/{pid}/stat")
@@ -357,8 +371,13 @@ def phase_small(suites, root, args, results):
             "pss": summary([m["pss"] for m in mems]),
             "scanner": scan,
             "supervisors": len(mems),
+            "map": private_map(sups[0]) if sups else [],
         }
     log("memory measured")
+    if args.only == "memory":
+        for s in suites:
+            kill_tree(s.pid)
+        return
 
     # 2. Respawn (SIGKILL) and 5a. svc -t, interleaved across suites; each
     # service has been up > 2 s before it is hit.
@@ -557,7 +576,7 @@ def main():
     ap.add_argument("--scale-timeout", type=float, default=60.0)
     ap.add_argument("--idle", type=float, default=10.0)
     ap.add_argument("--svstat-trials", type=int, default=5)
-    ap.add_argument("--only", choices=["small", "scale"], default=None)
+    ap.add_argument("--only", choices=["small", "scale", "memory"], default=None)
     ap.add_argument("--suites", default="tend,daemontools,runit,s6")
     ap.add_argument("--json", required=True, help="write raw results here")
     args = ap.parse_args()
@@ -593,7 +612,7 @@ def main():
     results["args"] = vars(args)
     t0 = time.monotonic()
     try:
-        if args.only in (None, "small"):
+        if args.only in (None, "small", "memory"):
             phase_small(suites, root, args, results)
         if args.only in (None, "scale"):
             phase_scale(suites, root, args, results)
