@@ -394,7 +394,9 @@ def phase_small(suites, root, args, results):
     last_start = {}
     for trial in range(args.trials):
         round_start = time.monotonic()
-        for s in suites:
+        # Rotate the order each round: no suite is always first after a sleep.
+        k = trial % len(suites)
+        for s in suites[k:] + suites[:k]:
             ks, kc, cs, cc = targets[s.name]
             # SIGKILL the child; wait for a new exec'd child.
             old = exec_child(ks, kc)
@@ -428,12 +430,13 @@ def phase_small(suites, root, args, results):
     log("respawn and svc -t measured")
 
     # 5b. svstat of one service, whole-process time.
-    for s in suites:
-        times = []
-        for _ in range(args.trials):
+    times = {s.name: [] for s in suites}
+    for _ in range(args.trials):
+        for s in suites:  # interleaved, so a busy moment hits every suite
             ns, _ = timed_run(s.svstat([os.path.join(s.scandir, ctl_svc)]), s.env, s.scandir)
-            times.append(ns / 1e6)
-        results["svstat1"][s.name] = summary(times)
+            times[s.name].append(ns / 1e6)
+    for s in suites:
+        results["svstat1"][s.name] = summary(times[s.name])
 
     # 3. Pick-up: rename a ready service directory into the scan directory.
     stage = os.path.join(root, "stage")
