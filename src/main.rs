@@ -6,10 +6,12 @@
 //! SIGPIPE set to ignored and then back): 14 system calls in every `svc`,
 //! `svstat` and `supervise`. The arguments still come through
 //! `std::env::args_os`, which glibc hands to std before `main`.
-#![no_main]
+#![cfg_attr(not(test), no_main)]
 
 /// The C entry point. `#[unsafe(no_mangle)]` is the only unsafe attribute
 /// outside `src/sys.rs`: the entry point must live in the binary crate.
+/// (The unit-test build of this file keeps the test harness's own `main`.)
+#[cfg(not(test))]
 #[unsafe(no_mangle)]
 extern "C" fn main(
     _argc: std::ffi::c_int,
