@@ -22,7 +22,6 @@ import tempfile
 import time
 
 NS = 1_000_000_000
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCH_DIR)
 PEER_PATH = "/usr/bin:/bin:/usr/sbin:/sbin"
@@ -106,13 +105,13 @@ def private_map(pid):
 
 
 def cpu_and_switches(pid):
-    """(CPU ticks user+system, voluntary + involuntary context switches)."""
-    stat = read(f"/proc/{pid}/stat")
+    """(nanoseconds on a CPU, from /proc/PID/schedstat; voluntary +
+    involuntary context switches, from /proc/PID/status)."""
+    sched = read(f"/proc/{pid}/schedstat")
     status = read(f"/proc/{pid}/status")
-    if not stat or not status:
+    if not sched or not status:
         return None
-    rest = stat.rsplit(b")", 1)[1].split()
-    ticks = int(rest[11]) + int(rest[12])
+    ticks = int(sched.split()[0])
     sw = 0
     for line in status.decode().splitlines():
         if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
@@ -505,7 +504,7 @@ def phase_scale(suites, root, args, results):
                     woke += 1 if ds else 0
                     if p == s.pid:
                         scan_sw = ds
-            entry["idle"] = {"seconds": args.idle, "cpu_ms": ticks * 1000 / CLK_TCK,
+            entry["idle"] = {"seconds": args.idle, "cpu_ms": ticks / 1e6,
                              "switches": sw, "scanner_switches": scan_sw,
                              "processes_woken": woke, "processes": len(pids)}
             # svstat over all services (whole-process time).
@@ -609,9 +608,12 @@ def main():
     results["started"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     results["machine"] = machine()
     results["versions"] = versions(args.tend)
-    results["commands"] = {s.name: {"scanner": " ".join(s.scanner("SCANDIR")),
-                                    "svc_t": " ".join(s.svc_t("DIR")),
-                                    "svstat": " ".join(s.svstat(["DIR..."]))} for s in suites}
+    def shown(argv):  # tend's links live in the run's temporary directory
+        return " ".join(argv).replace(tend_bin + "/", "TENDBIN/")
+
+    results["commands"] = {s.name: {"scanner": shown(s.scanner("SCANDIR")),
+                                    "svc_t": shown(s.svc_t("DIR")),
+                                    "svstat": shown(s.svstat(["DIR..."]))} for s in suites}
     results["args"] = vars(args)
     t0 = time.monotonic()
     try:
