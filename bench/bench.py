@@ -166,20 +166,25 @@ def kill_tree(root):
             os.kill(p, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    reap_all(deadline_s=5)
+    reap_all(deadline_s=5, pids=[root] + tree)
     if root in STARTED:
         STARTED.remove(root)
 
 
-def reap_all(deadline_s):
+def reap_all(deadline_s, pids=None):
+    """Reap our children (orphans included, as their subreaper) until the
+    given pids are gone (or, without pids, until we have no children)."""
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             return
-        if pid == 0:
-            time.sleep(0.005)
+        if pid:
+            continue
+        if pids is not None and not any(os.path.exists(f"/proc/{p}") for p in pids):
+            return
+        time.sleep(0.005)
 
 
 def cleanup():
@@ -632,6 +637,11 @@ def main():
     finally:
         cleanup()
         shutil.rmtree(root, ignore_errors=True)
+    # A run cut short leaves raw lists of trials: summarise them too.
+    for key in ("respawn", "svc_t", "svc_t_cmd", "svstat1"):
+        for name, v in list(results[key].items()):
+            if isinstance(v, list):
+                results[key][name] = summary(v)
     results["elapsed_s"] = round(time.monotonic() - t0, 1)
     with open(args.json, "w") as f:
         json.dump(results, f, indent=1)
