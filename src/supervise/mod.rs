@@ -301,7 +301,7 @@ impl Supervisor {
             if interrupted() {
                 return;
             }
-            match self.write_file("status", &encoded) {
+            match self.write_file("status", "supervise/status.new", "supervise/status", &encoded) {
                 Outcome::Written => self.written.status = Some(encoded),
                 Outcome::Failed => {}
                 Outcome::Stop => return,
@@ -312,7 +312,12 @@ impl Supervisor {
             if interrupted() {
                 return;
             }
-            match self.write_file("stat", stat_text.as_bytes()) {
+            match self.write_file(
+                "stat",
+                "supervise/stat.new",
+                "supervise/stat",
+                stat_text.as_bytes(),
+            ) {
                 Outcome::Written => self.written.stat = Some(stat_text),
                 Outcome::Failed => {}
                 Outcome::Stop => return,
@@ -323,7 +328,8 @@ impl Supervisor {
             if interrupted() {
                 return;
             }
-            match self.write_file("pid", pid_text.as_bytes()) {
+            match self.write_file("pid", "supervise/pid.new", "supervise/pid", pid_text.as_bytes())
+            {
                 Outcome::Written => self.written.pid = Some(pid_text),
                 Outcome::Failed => {}
                 Outcome::Stop => return,
@@ -334,8 +340,8 @@ impl Supervisor {
 
     /// Replace `supervise/FILE`. A failure is warned about and the file is
     /// written again at the next publish.
-    fn write_file(&mut self, file: &str, contents: &[u8]) -> Outcome {
-        match status::replace_file(Path::new("supervise"), file, contents) {
+    fn write_file(&mut self, file: &str, temp: &str, target: &str, contents: &[u8]) -> Outcome {
+        match status::replace_via(Path::new(temp), Path::new(target), contents) {
             Ok(()) => Outcome::Written,
             Err(_) if service_dir_removed() => {
                 // svscan is winding down a service whose directory was
