@@ -190,7 +190,7 @@ def main():
     w("## 3. Pick-up of a new service\n")
     w("ms from `rename()` of a ready service directory into the scan directory until its "
       "supervisor's child has exec'd `./run`. A suite that has not picked up the service within "
-      "the timeout is not tried again (it does not scan by itself).\n")
+      "the timeout is not tried again.\n")
     rows = []
     for s in suites:
         e = pick.get(s)
