@@ -150,12 +150,17 @@ impl Status {
 
 /// Replace `dir/name` with `contents` atomically: write `name.new`, rename.
 pub fn replace_file(dir: &Path, name: &str, contents: &[u8]) -> io::Result<()> {
-    let target = dir.join(name);
-    let temp = dir.join(format!("{name}.new"));
-    let mut file = fs::File::create(&temp)?;
+    replace_via(&dir.join(format!("{name}.new")), &dir.join(name), contents)
+}
+
+/// Replace `target` with `contents` atomically: write `temp`, rename it
+/// over `target`. Allocates nothing for paths short enough for std's stack
+/// buffer, which keeps `supervise`'s loop free of heap work.
+pub fn replace_via(temp: &Path, target: &Path, contents: &[u8]) -> io::Result<()> {
+    let mut file = fs::File::create(temp)?;
     file.write_all(contents)?;
     drop(file);
-    fs::rename(&temp, &target)
+    fs::rename(temp, target)
 }
 
 /// Read and decode `dir/supervise/status`-style file at `path`.

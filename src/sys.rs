@@ -141,6 +141,12 @@ impl SelfPipe {
         self.read.as_fd()
     }
 
+    /// Whether a signal arrived since the last [`SelfPipe::take`], without a
+    /// system call.
+    pub fn pending(&self) -> bool {
+        PENDING.load(Ordering::SeqCst) != 0
+    }
+
     /// Drain the pipe; the signals received since the last call.
     pub fn take(&self) -> Received {
         let mut buf = [0u8; 64];
