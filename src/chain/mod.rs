@@ -19,7 +19,7 @@ use std::path::Path;
 
 use nix::fcntl::{Flock, FlockArg};
 
-pub use account::{Account, Groups, drop_privileges};
+pub use account::{Account, drop_privileges};
 pub use envdir::{OnDirectory, read_envdir};
 pub use exec::{EnvChanges, exec, exec_as};
 pub use limits::{Limit, MEMORY, set_soft_limit};

@@ -13,8 +13,8 @@ use nix::unistd::{Gid, Uid};
 use crate::chain::account::group_id;
 use crate::chain::envdir::EnvDirError;
 use crate::chain::{
-    self, Account, EnvChanges, Groups, Limit, LockError, MEMORY, OnDirectory, drop_privileges,
-    lock_file, read_envdir,
+    self, Account, EnvChanges, Limit, LockError, MEMORY, OnDirectory, drop_privileges, lock_file,
+    read_envdir,
 };
 use crate::errstr;
 use crate::fail::{Failure, warn};
@@ -154,7 +154,7 @@ fn apply(changes: Changes, mut argv: Vec<OsString>) -> Result<i32, Failure> {
     }
     if let Some(spec) = &changes.set_user {
         let (uid, gids) = user_spec(spec)?;
-        drop_privileges(uid, gids[0], &Groups::Only(gids))?;
+        drop_privileges(uid, gids[0], &gids)?;
     }
     for (fd, close) in changes.close.iter().enumerate() {
         if *close {

@@ -4,7 +4,7 @@
 
 use std::ffi::OsString;
 
-use crate::chain::{self, Account, EnvChanges, Groups, drop_privileges};
+use crate::chain::{self, Account, EnvChanges, drop_privileges};
 use crate::fail::Failure;
 
 const TOOL: &str = "setuidgid";
@@ -23,11 +23,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
         return Err(usage());
     }
     let account = Account::lookup(&rest[0].to_string_lossy())?;
-    let groups = if member_groups {
-        Groups::Member(account.name.clone())
-    } else {
-        Groups::Only(vec![account.gid])
-    };
+    let groups = if member_groups { account.member_groups()? } else { vec![account.gid] };
     drop_privileges(account.uid, account.gid, &groups)?;
     Err(chain::exec_or_fail(&rest[1..], &EnvChanges::new()))
 }
