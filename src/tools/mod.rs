@@ -7,12 +7,16 @@ use crate::fail::Failure;
 
 pub mod install;
 pub mod readproctitle;
+pub mod spawn_fcgi;
 pub mod supervise;
 pub mod svc;
 pub mod svok;
 pub mod svscan;
 pub mod svscanboot;
 pub mod svstat;
+pub mod tcpclient;
+pub mod tcprules;
+pub mod tcpserver;
 
 /// A tool's entry point: the arguments after the program name.
 pub type Main = fn(Vec<OsString>) -> Result<i32, Failure>;
@@ -40,6 +44,11 @@ pub static TOOLS: &[Tool] = &[
     Tool { name: "readproctitle", main: readproctitle::main, summary: "show recent input in ps" },
     // Chain-loading tools.
     // Logging.
+    // Network.
+    Tool { name: "tcpserver", main: tcpserver::main, summary: "accept TCP connections, run a program for each" },
+    Tool { name: "tcprules", main: tcprules::main, summary: "compile tcpserver access rules into a cdb" },
+    Tool { name: "tcpclient", main: tcpclient::main, summary: "connect to a TCP server, run a program" },
+    Tool { name: "spawn-fcgi", main: spawn_fcgi::main, summary: "bind a FastCGI socket, run the application" },
 ];
 
 /// The tool called `name`, if any.
