@@ -213,9 +213,12 @@ pub fn reverse_name(addr: std::net::IpAddr) -> Option<String> {
 pub fn dup_to(fd: impl AsFd, target: std::os::fd::RawFd) -> io::Result<()> {
     use std::os::fd::{AsRawFd, IntoRawFd};
     if fd.as_fd().as_raw_fd() == target {
-        return nix::fcntl::fcntl(fd.as_fd(), nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()))
-            .map(drop)
-            .map_err(io::Error::from);
+        return nix::fcntl::fcntl(
+            fd.as_fd(),
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+        )
+        .map(drop)
+        .map_err(io::Error::from);
     }
     // SAFETY: `target` is a plain descriptor number; dup2 closes whatever
     // was there atomically. The returned OwnedFd is released at once so

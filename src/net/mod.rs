@@ -77,7 +77,10 @@ pub fn socket_ends(fd: &impl std::os::fd::AsRawFd) -> nix::Result<(SocketAddr, S
     use nix::sys::socket::{getpeername, getsockname};
     let local: SockaddrStorage = getsockname(fd.as_raw_fd())?;
     let remote: SockaddrStorage = getpeername(fd.as_raw_fd())?;
-    Ok((to_std(&local).ok_or(nix::Error::EAFNOSUPPORT)?, to_std(&remote).ok_or(nix::Error::EAFNOSUPPORT)?))
+    Ok((
+        to_std(&local).ok_or(nix::Error::EAFNOSUPPORT)?,
+        to_std(&remote).ok_or(nix::Error::EAFNOSUPPORT)?,
+    ))
 }
 
 /// A socket address as std's type, for IPv4 and IPv6.
@@ -138,7 +141,11 @@ pub fn apply_env(cmd: &mut std::process::Command, env: &[(String, Option<String>
 
 /// Ask the remote host's ident server (RFC 1413) who owns the
 /// connection, waiting at most `timeout`.
-pub fn ident(local: SocketAddr, remote: SocketAddr, timeout: std::time::Duration) -> Option<String> {
+pub fn ident(
+    local: SocketAddr,
+    remote: SocketAddr,
+    timeout: std::time::Duration,
+) -> Option<String> {
     use std::io::{BufRead, BufReader, Write};
     let server = SocketAddr::new(remote.ip(), 113);
     let mut stream = std::net::TcpStream::connect_timeout(&server, timeout).ok()?;

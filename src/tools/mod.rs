@@ -45,10 +45,26 @@ pub static TOOLS: &[Tool] = &[
     // Chain-loading tools.
     // Logging.
     // Network.
-    Tool { name: "tcpserver", main: tcpserver::main, summary: "accept TCP connections, run a program for each" },
-    Tool { name: "tcprules", main: tcprules::main, summary: "compile tcpserver access rules into a cdb" },
-    Tool { name: "tcpclient", main: tcpclient::main, summary: "connect to a TCP server, run a program" },
-    Tool { name: "spawn-fcgi", main: spawn_fcgi::main, summary: "bind a FastCGI socket, run the application" },
+    Tool {
+        name: "tcpserver",
+        main: tcpserver::main,
+        summary: "accept TCP connections, run a program for each",
+    },
+    Tool {
+        name: "tcprules",
+        main: tcprules::main,
+        summary: "compile tcpserver access rules into a cdb",
+    },
+    Tool {
+        name: "tcpclient",
+        main: tcpclient::main,
+        summary: "connect to a TCP server, run a program",
+    },
+    Tool {
+        name: "spawn-fcgi",
+        main: spawn_fcgi::main,
+        summary: "bind a FastCGI socket, run the application",
+    },
 ];
 
 /// The tool called `name`, if any.

@@ -11,7 +11,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, bind, connect, listen, socket};
+use nix::sys::socket::{
+    AddressFamily, SockFlag, SockType, UnixAddr, bind, connect, listen, socket,
+};
 use nix::sys::stat::Mode;
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{Gid, Uid, chown};
@@ -80,7 +82,8 @@ fn parse(args: Vec<OsString>) -> Result<Result<Options, i32>, Failure> {
             Short('a') => o.addr = Some(text(parser.value().map_err(|e| fail(e.to_string()))?)),
             Short('p') => {
                 let v = text(parser.value().map_err(|e| fail(e.to_string()))?);
-                o.port = Some(net::parse_port(&v).ok_or_else(|| fail(format!("invalid port: {v}")))?);
+                o.port =
+                    Some(net::parse_port(&v).ok_or_else(|| fail(format!("invalid port: {v}")))?);
             }
             Short('s') => o.unix = Some(parser.value().map_err(|e| fail(e.to_string()))?.into()),
             Short('M') => {
@@ -89,17 +92,30 @@ fn parse(args: Vec<OsString>) -> Result<Result<Options, i32>, Failure> {
                     u32::from_str_radix(&v, 8).map_err(|_| fail(format!("invalid mode: {v}")))?,
                 );
             }
-            Short('C') => o.php_children = Some(number(&text(parser.value().map_err(|e| fail(e.to_string()))?))?),
-            Short('F') => o.forks = number(&text(parser.value().map_err(|e| fail(e.to_string()))?))?,
-            Short('b') => o.backlog = number(&text(parser.value().map_err(|e| fail(e.to_string()))?))? as i32,
-            Short('P') => o.pid_file = Some(parser.value().map_err(|e| fail(e.to_string()))?.into()),
+            Short('C') => {
+                o.php_children =
+                    Some(number(&text(parser.value().map_err(|e| fail(e.to_string()))?))?)
+            }
+            Short('F') => {
+                o.forks = number(&text(parser.value().map_err(|e| fail(e.to_string()))?))?
+            }
+            Short('b') => {
+                o.backlog = number(&text(parser.value().map_err(|e| fail(e.to_string()))?))? as i32
+            }
+            Short('P') => {
+                o.pid_file = Some(parser.value().map_err(|e| fail(e.to_string()))?.into())
+            }
             Short('n') => o.no_fork = true,
             Short('c') => o.chroot = Some(parser.value().map_err(|e| fail(e.to_string()))?.into()),
             Short('S') => o.socket_before_chroot = true,
             Short('u') => o.user = Some(text(parser.value().map_err(|e| fail(e.to_string()))?)),
             Short('g') => o.group = Some(text(parser.value().map_err(|e| fail(e.to_string()))?)),
-            Short('U') => o.sock_user = Some(text(parser.value().map_err(|e| fail(e.to_string()))?)),
-            Short('G') => o.sock_group = Some(text(parser.value().map_err(|e| fail(e.to_string()))?)),
+            Short('U') => {
+                o.sock_user = Some(text(parser.value().map_err(|e| fail(e.to_string()))?))
+            }
+            Short('G') => {
+                o.sock_group = Some(text(parser.value().map_err(|e| fail(e.to_string()))?))
+            }
             Short('v') => {
                 println!("{VERSION}");
                 return Ok(Err(0));
@@ -147,11 +163,15 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
     let root = Uid::effective().is_root();
     let (uid, gid, groups) = privileges(&o, root)?;
     let sock_owner = match &o.sock_user {
-        Some(u) => Some(account::user(u).ok_or_else(|| fail(format!("can't find user name {u}")))?.0),
+        Some(u) => {
+            Some(account::user(u).ok_or_else(|| fail(format!("can't find user name {u}")))?.0)
+        }
         None => None,
     };
     let sock_group = match &o.sock_group {
-        Some(g) => Some(account::group(g).ok_or_else(|| fail(format!("can't find group name {g}")))?),
+        Some(g) => {
+            Some(account::group(g).ok_or_else(|| fail(format!("can't find group name {g}")))?)
+        }
         None => None,
     };
 
@@ -182,11 +202,15 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
     spawn(&o, socket)
 }
 
-/// The uid, gid and supplementary groups to drop to (root only).
-fn privileges(o: &Options, root: bool) -> Result<(Option<Uid>, Option<Gid>, Vec<Gid>), Failure> {
+/// The uid, gid and supplementary groups to drop to.
+type Privileges = (Option<Uid>, Option<Gid>, Vec<Gid>);
+
+/// The privileges to drop to (root only).
+fn privileges(o: &Options, root: bool) -> Result<Privileges, Failure> {
     if !root {
         if o.user.is_some() || o.group.is_some() {
-            let _ = writeln!(std::io::stderr(), "spawn-fcgi: not running as root, ignoring -u and -g");
+            let _ =
+                writeln!(std::io::stderr(), "spawn-fcgi: not running as root, ignoring -u and -g");
         }
         return Ok((None, None, Vec::new()));
     }
@@ -225,8 +249,9 @@ fn privileges(o: &Options, root: bool) -> Result<(Option<Uid>, Option<Gid>, Vec<
 /// answers on; replace a stale Unix socket.
 fn bind_socket(o: &Options, owner: Option<Uid>, group: Option<Gid>) -> Result<OwnedFd, Failure> {
     if let Some(path) = &o.unix {
-        let addr = UnixAddr::new(path.as_path())
-            .map_err(|_| fail(format!("path of the Unix domain socket is too long: {}", path.display())))?;
+        let addr = UnixAddr::new(path.as_path()).map_err(|_| {
+            fail(format!("path of the Unix domain socket is too long: {}", path.display()))
+        })?;
         let probe = socket(AddressFamily::Unix, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)
             .map_err(|e| fail(format!("couldn't create socket: {}", e.desc())))?;
         if connect(probe.as_raw_fd(), &addr).is_ok() {
@@ -235,8 +260,7 @@ fn bind_socket(o: &Options, owner: Option<Uid>, group: Option<Gid>) -> Result<Ow
         let _ = std::fs::remove_file(path);
         let fd = socket(AddressFamily::Unix, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)
             .map_err(|e| fail(format!("couldn't create socket: {}", e.desc())))?;
-        bind(fd.as_raw_fd(), &addr)
-            .map_err(|e| fail(format!("bind failed: {}", e.desc())))?;
+        bind(fd.as_raw_fd(), &addr).map_err(|e| fail(format!("bind failed: {}", e.desc())))?;
         if owner.is_some() || group.is_some() {
             chown(path.as_path(), owner, group)
                 .map_err(|e| fail(format!("couldn't chown socket: {}", e.desc())))?;
@@ -256,9 +280,12 @@ fn bind_socket(o: &Options, owner: Option<Uid>, group: Option<Gid>) -> Result<Ow
     }
     let port = o.port.unwrap_or(0);
     let host = o.addr.as_deref().unwrap_or("0.0.0.0");
-    let ip = net::parse_host(host).ok_or_else(|| fail(format!("'{host}' is not a valid IP address")))?;
+    let ip =
+        net::parse_host(host).ok_or_else(|| fail(format!("'{host}' is not a valid IP address")))?;
     let addr = std::net::SocketAddr::new(ip, port);
-    if std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok() && !ip.is_unspecified() {
+    if std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
+        && !ip.is_unspecified()
+    {
         return Err(fail("socket is already in use, can't spawn"));
     }
     net::tcp_listen(addr, o.backlog).map_err(|e| fail(format!("bind failed: {}", e.desc())))
@@ -311,7 +338,9 @@ fn spawn(o: &Options, socket: OwnedFd) -> Result<i32, Failure> {
                 .create(true)
                 .truncate(true)
                 .open(path)
-                .map_err(|e| fail(format!("opening PID-file '{}' failed: {}", path.display(), strerror(&e))))?,
+                .map_err(|e| {
+                    fail(format!("opening PID-file '{}' failed: {}", path.display(), strerror(&e)))
+                })?,
         ),
         None => None,
     };
@@ -320,7 +349,9 @@ fn spawn(o: &Options, socket: OwnedFd) -> Result<i32, Failure> {
         match fork().map_err(|e| fail(format!("fork failed: {}", strerror(&e))))? {
             Forked::Child => {
                 let _ = nix::unistd::setsid();
-                if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+                if let Ok(null) =
+                    std::fs::OpenOptions::new().read(true).write(true).open("/dev/null")
+                {
                     let _ = nix::unistd::dup2_stdout(&null);
                     let _ = nix::unistd::dup2_stderr(&null);
                 }

@@ -1,4 +1,6 @@
 //! stub
-use std::ffi::OsString;
 use crate::fail::Failure;
-pub fn main(_args: Vec<OsString>) -> Result<i32, Failure> { Ok(100) }
+use std::ffi::OsString;
+pub fn main(_args: Vec<OsString>) -> Result<i32, Failure> {
+    Ok(100)
+}
