@@ -146,6 +146,13 @@ fn fastcgi_app_behind_nginx_under_svscan() {
     // The services run as web and applog: they must reach their files.
     fs::set_permissions(root, fs::Permissions::from_mode(0o755)).unwrap();
     let bin = tend_links(root);
+    // tend's own chain tools and multilog when this binary has them,
+    // otherwise Debian's daemontools.
+    for name in ["softlimit", "setuidgid", "multilog"] {
+        if !bin.join(name).exists() {
+            let _ = require_debian!(name);
+        }
+    }
     let scan = root.join("service");
     let service = scan.join("fastcgi");
     copy_tree(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fastcgi").as_path(), &service);

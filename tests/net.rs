@@ -85,6 +85,15 @@ fn spawn_fcgi_unix_socket_with_mode() {
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines[1], format!("{}", sock.display()), "{stdout}");
     assert_eq!(lines[3], "0o640");
+    // Without -M: user and group may read and write, as far as the umask
+    // allows (Debian's default).
+    let out = run_tool("spawn-fcgi", ["-n", "-s", sock.to_str().unwrap(), "--", "/bin/true"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    use std::os::unix::fs::PermissionsExt;
+    let umask = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+    nix::sys::stat::umask(umask);
+    let mode = fs::metadata(&sock).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o660 & !umask.bits());
     // A stale socket file is replaced on the next start.
     let out = run_tool("spawn-fcgi", ["-n", "-s", sock.to_str().unwrap(), "--", "/bin/true"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -137,6 +146,18 @@ fn spawn_fcgi_drops_to_the_account_with_its_groups() {
     let status = text(&out.stdout);
     assert_eq!(status_ids(&status, "Gid:")[0], "1");
     assert!(status_ids(&status, "Groups:").contains(&"4".to_owned()));
+
+    // -U and -G: the Unix socket's owner and group.
+    let tmp = tempfile::tempdir().unwrap();
+    let sock = tmp.path().join("s");
+    let out = run_tool(
+        "spawn-fcgi",
+        ["-n", "-s", sock.to_str().unwrap(), "-U", "tendnet", "-G", "daemon", "--", "/bin/true"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::metadata(&sock).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (uid, 1));
 
     // Refusals, as Debian's.
     let out = run_tool("spawn-fcgi", ["-n", "-p", &port, "-u", "root", "--", "/bin/true"]);

@@ -265,7 +265,14 @@ fn bind_socket(o: &Options, owner: Option<Uid>, group: Option<Gid>) -> Result<Ow
             chown(path.as_path(), owner, group)
                 .map_err(|e| fail(format!("couldn't chown socket: {}", e.desc())))?;
         }
-        if let Some(mode) = o.mode {
+        // Without -M: read and write for user and group, as far as the
+        // umask allows (spawn-fcgi's default).
+        let mode = o.mode.unwrap_or_else(|| {
+            let umask = nix::sys::stat::umask(Mode::from_bits_truncate(0o022));
+            nix::sys::stat::umask(umask);
+            0o660 & !umask.bits()
+        });
+        {
             nix::sys::stat::fchmodat(
                 nix::fcntl::AT_FDCWD,
                 path.as_path(),
