@@ -570,3 +570,74 @@ fn tcpclient_runs_the_program_on_fds_6_and_7() {
         assert_eq!(text(&theirs.stderr), want);
     }
 }
+
+/// Run a tcpserver (`-1`, port 0) with `-v` and rules that deny
+/// 127.0.0.2, serve one allowed and one denied client, stop it, and
+/// return its log with numbers replaced by `N`.
+fn verbose_log(server: Command, dir: &Path, name: &str) -> Vec<String> {
+    let cdb = compile_rules(tool("tcprules"), dir, name, "127.0.0.2:deny\n");
+    let log = dir.join(format!("{name}.log"));
+    let out = dir.join(format!("{name}.out"));
+    let mut cmd = server;
+    cmd.args(["-v", "-1", "-RHl0", "-c", "3", "-x"]).arg(&cdb).args(["0", "0", "echo", "hi"]);
+    cmd.stdout(fs::File::create(&out).unwrap()).stderr(fs::File::create(&log).unwrap());
+    let mut server = Spawned::start(cmd);
+    let mut port = 0u16;
+    wait_for(LONG, "the port on standard output", || {
+        port = fs::read_to_string(&out).unwrap_or_default().trim().parse().unwrap_or(0);
+        port != 0
+    });
+    assert_eq!(read_from("127.0.0.1", port), "hi\n");
+    wait_for(LONG, "the first end line", || fs::read_to_string(&log).unwrap().contains("end "));
+    assert_eq!(read_from("127.0.0.2", port), "");
+    wait_for(LONG, "the second end line", || {
+        fs::read_to_string(&log).unwrap().matches("end ").count() == 2
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(server.pid() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = server.wait_within(LONG).expect("tcpserver exits on SIGTERM");
+    assert_eq!(status.code(), Some(0));
+    let text = fs::read_to_string(&log).unwrap();
+    let mut lines: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let mut out = String::new();
+            let mut in_number = false;
+            for c in l.chars() {
+                if c.is_ascii_digit() {
+                    if !in_number {
+                        out.push('N');
+                    }
+                    in_number = true;
+                } else {
+                    out.push(c);
+                    in_number = false;
+                }
+            }
+            out
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn tcpserver_verbose_lines_match_debian() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ours = verbose_log(tool("tcpserver"), tmp.path(), "ours");
+    for want in [
+        "tcpserver: status: N/N",
+        "tcpserver: pid N from N.N.N.N",
+        "tcpserver: ok N N:N.N.N.N:N :N.N.N.N::N",
+        "tcpserver: deny N N:N.N.N.N:N :N.N.N.N::N",
+        "tcpserver: end N status N",
+    ] {
+        assert!(ours.iter().any(|l| l == want), "no line {want:?} in {ours:#?}");
+    }
+    let Some(debian) = debian("tcpserver") else { return };
+    let theirs = verbose_log(Command::new(debian), tmp.path(), "theirs");
+    assert_eq!(ours, theirs);
+}
