@@ -641,3 +641,41 @@ fn tcpserver_verbose_lines_match_debian() {
     let theirs = verbose_log(Command::new(debian), tmp.path(), "theirs");
     assert_eq!(ours, theirs);
 }
+
+#[test]
+fn backlog_options_reach_the_kernel() {
+    let ss = require_debian!("ss");
+    // A listening socket's Send-Q column in `ss -l` is its backlog.
+    let backlog_of = |stdout: &str| -> Option<String> {
+        stdout.lines().find_map(|l| l.split_whitespace().nth(2).map(str::to_owned))
+    };
+    let port = free_port().to_string();
+    let filter = format!("sport = :{port}");
+    let out = run_tool(
+        "spawn-fcgi",
+        [
+            "-n",
+            "-a",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-b",
+            "7",
+            "--",
+            ss.to_str().unwrap(),
+            "-ltnH",
+            &filter,
+        ],
+    );
+    assert_eq!(backlog_of(&text(&out.stdout)).as_deref(), Some("7"), "{}", text(&out.stdout));
+
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut cmd = tool("tcpserver");
+    cmd.args(["-RHl0", "-b", "9", "127.0.0.1", &port.to_string(), "true"]);
+    let _server = start_server(cmd, &tmp.path().join("log"), &format!("127.0.0.1:{port}"));
+    let mut cmd = Command::new(&ss);
+    cmd.args(["-ltnH", &format!("sport = :{port}")]);
+    let out = output_within(cmd, LONG);
+    assert_eq!(backlog_of(&text(&out.stdout)).as_deref(), Some("9"), "{}", text(&out.stdout));
+}
