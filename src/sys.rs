@@ -213,3 +213,72 @@ pub fn nice(increment: i32) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Which side of a `fork` this process is on.
+pub enum Forked {
+    Parent(nix::unistd::Pid),
+    Child,
+}
+
+/// `fork(2)`, for the single-threaded network servers (`tcpserver`,
+/// `spawn-fcgi -F`): the child sets up its descriptors and `exec`s, or
+/// exits.
+///
+/// Callers must be single-threaded: tend's tools start no threads.
+pub fn fork() -> io::Result<Forked> {
+    // SAFETY: the tools calling this are single-threaded, so the child
+    // cannot inherit a lock held by another thread; it only sets up
+    // descriptors, prints, and execs or exits.
+    match unsafe { nix::unistd::fork() }? {
+        nix::unistd::ForkResult::Parent { child } => Ok(Forked::Parent(child)),
+        nix::unistd::ForkResult::Child => Ok(Forked::Child),
+    }
+}
+
+/// The host name registered for `addr` in reverse DNS, if any
+/// (`getnameinfo` with `NI_NAMEREQD`).
+pub fn reverse_name(addr: std::net::IpAddr) -> Option<String> {
+    let sock = nix::sys::socket::SockaddrStorage::from(std::net::SocketAddr::new(addr, 0));
+    use nix::sys::socket::SockaddrLike;
+    let mut host = [0 as libc::c_char; 1025];
+    // SAFETY: `sock` is a valid sockaddr of the given length; `host` is a
+    // writable buffer of the given size; no service buffer is asked for.
+    let rc = unsafe {
+        libc::getnameinfo(
+            sock.as_ptr(),
+            sock.len(),
+            host.as_mut_ptr(),
+            host.len() as libc::socklen_t,
+            std::ptr::null_mut(),
+            0,
+            libc::NI_NAMEREQD,
+        )
+    };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: getnameinfo succeeded, so `host` holds a NUL-terminated string.
+    let name = unsafe { std::ffi::CStr::from_ptr(host.as_ptr()) };
+    Some(name.to_string_lossy().into_owned())
+}
+
+/// Put a copy of `fd` on descriptor number `target` (not close-on-exec),
+/// for programs that expect a connection on fixed descriptors
+/// (`tcpclient`'s 6 and 7). Whatever was open on `target` is closed.
+pub fn dup_to(fd: impl AsFd, target: std::os::fd::RawFd) -> io::Result<()> {
+    use std::os::fd::{AsRawFd, IntoRawFd};
+    if fd.as_fd().as_raw_fd() == target {
+        return nix::fcntl::fcntl(
+            fd.as_fd(),
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+        )
+        .map(drop)
+        .map_err(io::Error::from);
+    }
+    // SAFETY: `target` is a plain descriptor number; dup2 closes whatever
+    // was there atomically. The returned OwnedFd is released at once so
+    // the descriptor stays open for the program exec'd next.
+    let new = unsafe { nix::unistd::dup2_raw(fd, target) }?;
+    let _ = new.into_raw_fd();
+    Ok(())
+}

@@ -41,18 +41,36 @@ impl Account {
         })
     }
 
+    /// The account with uid `uid`, if the password file has one.
+    pub fn by_uid(uid: Uid) -> Option<Account> {
+        let passwd = fs::read(PASSWD).ok()?;
+        let fields = records(&passwd)
+            .find(|fields| fields.len() >= 4 && number(fields[2]) == Some(uid.as_raw()))?;
+        Some(Account {
+            name: CString::new(fields[0]).ok()?,
+            uid,
+            gid: Gid::from_raw(number(fields[3])?),
+        })
+    }
+
     /// The account's gid and every group the group file lists it in.
     pub fn member_groups(&self) -> Result<Vec<Gid>, Failure> {
-        let group = read_database(GROUP)?;
-        let mut gids = vec![self.gid];
-        for gid in groups_of(&group, self.name.as_bytes()) {
-            let gid = Gid::from_raw(gid);
-            if !gids.contains(&gid) {
-                gids.push(gid);
-            }
-        }
-        Ok(gids)
+        supplementary_groups(self.name.as_bytes(), self.gid)
     }
+}
+
+/// `gid` and every group the group file lists `user` in, as `initgroups`
+/// sets them.
+pub fn supplementary_groups(user: &[u8], gid: Gid) -> Result<Vec<Gid>, Failure> {
+    let group = read_database(GROUP)?;
+    let mut gids = vec![gid];
+    for member_of in groups_of(&group, user) {
+        let member_of = Gid::from_raw(member_of);
+        if !gids.contains(&member_of) {
+            gids.push(member_of);
+        }
+    }
+    Ok(gids)
 }
 
 fn read_database(path: &str) -> Result<Vec<u8>, Failure> {

@@ -15,6 +15,7 @@ pub mod readproctitle;
 pub mod setlock;
 pub mod setuidgid;
 pub mod softlimit;
+pub mod spawn_fcgi;
 pub mod supervise;
 pub mod svc;
 pub mod svok;
@@ -23,6 +24,9 @@ pub mod svscanboot;
 pub mod svstat;
 pub mod tai64n;
 pub mod tai64nlocal;
+pub mod tcpclient;
+pub mod tcprules;
+pub mod tcpserver;
 
 /// A tool's entry point: the arguments after the program name.
 pub type Main = fn(Vec<OsString>) -> Result<i32, Failure>;
@@ -71,6 +75,27 @@ pub static TOOLS: &[Tool] = &[
         name: "tai64nlocal",
         main: tai64nlocal::main,
         summary: "turn TAI64N stamps into local time",
+    },
+    // Network.
+    Tool {
+        name: "tcpserver",
+        main: tcpserver::main,
+        summary: "accept TCP connections, run a program for each",
+    },
+    Tool {
+        name: "tcprules",
+        main: tcprules::main,
+        summary: "compile tcpserver access rules into a cdb",
+    },
+    Tool {
+        name: "tcpclient",
+        main: tcpclient::main,
+        summary: "connect to a TCP server, run a program",
+    },
+    Tool {
+        name: "spawn-fcgi",
+        main: spawn_fcgi::main,
+        summary: "bind a FastCGI socket, run the application",
     },
 ];
 

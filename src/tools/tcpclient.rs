@@ -1,0 +1,193 @@
+//! `tcpclient [opts] host port program...`: ucspi-tcp's client. Connects
+//! to host:port and runs `program` with the connection on descriptors 6
+//! (read) and 7 (write) and the UCSPI environment. See
+//! `docs/tcpclient.md`.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::os::fd::OwnedFd;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::fail::Failure;
+use crate::net::{self, End};
+
+const USAGE: &str = "tcpclient [ -hHrRdDqQv ] [ -i localip ] [ -p localport ] [ -T timeoutconn ] [ -l localname ] [ -t timeoutinfo ] host port program";
+
+struct Options {
+    local_ip: Option<String>,
+    local_port: u16,
+    timeout_conn: Duration,
+    local_name: Option<String>,
+    timeout_info: Duration,
+    remote_host: bool,
+    remote_info: bool,
+    nodelay: bool,
+    verbosity: u8,
+    host: String,
+    port: String,
+    program: Vec<OsString>,
+}
+
+fn parse(args: Vec<OsString>) -> Result<Options, Failure> {
+    use lexopt::prelude::*;
+    let mut o = Options {
+        local_ip: None,
+        local_port: 0,
+        timeout_conn: Duration::from_secs(60),
+        local_name: None,
+        timeout_info: Duration::from_secs(26),
+        remote_host: true,
+        remote_info: true,
+        nodelay: true,
+        verbosity: 1,
+        host: String::new(),
+        port: String::new(),
+        program: Vec::new(),
+    };
+    let usage = |_| Failure::usage(USAGE);
+    let text = |v: OsString| v.to_string_lossy().into_owned();
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut rest = Vec::new();
+    while let Some(arg) = parser.next().map_err(usage)? {
+        match arg {
+            Short('i') => o.local_ip = Some(text(parser.value().map_err(usage)?)),
+            Short('p') => {
+                let v = text(parser.value().map_err(usage)?);
+                o.local_port = net::parse_port(&v).ok_or_else(|| Failure::usage(USAGE))?;
+            }
+            Short('T') => {
+                // ucspi-tcp takes `x+y` (two attempts); the sum bounds the wait.
+                let v = text(parser.value().map_err(usage)?);
+                let total: u64 = v.split('+').map(|n| n.parse::<u64>().unwrap_or(0)).sum();
+                o.timeout_conn = Duration::from_secs(total.max(1));
+            }
+            Short('l') => o.local_name = Some(text(parser.value().map_err(usage)?)),
+            Short('t') => {
+                let v = text(parser.value().map_err(usage)?);
+                o.timeout_info = Duration::from_secs(v.parse().map_err(|_| Failure::usage(USAGE))?);
+            }
+            Short('h') => o.remote_host = true,
+            Short('H') => o.remote_host = false,
+            Short('r') => o.remote_info = true,
+            Short('R') => o.remote_info = false,
+            Short('d') => o.nodelay = false,
+            Short('D') => o.nodelay = true,
+            Short('q') => o.verbosity = 0,
+            Short('Q') => o.verbosity = 1,
+            Short('v') => o.verbosity = 2,
+            Value(v) => {
+                rest.push(v);
+                rest.extend(parser.raw_args().map_err(usage)?);
+            }
+            _ => return Err(Failure::usage(USAGE)),
+        }
+    }
+    if rest.len() < 3 {
+        return Err(Failure::usage(USAGE));
+    }
+    let mut rest = rest.into_iter();
+    o.host = text(rest.next().unwrap_or_default());
+    o.port = text(rest.next().unwrap_or_default());
+    o.program = rest.collect();
+    Ok(o)
+}
+
+pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
+    let o = parse(args)?;
+    let ip = net::parse_host(&o.host)
+        .ok_or_else(|| Failure::temporary(format!("no IP address for {}", o.host)))?;
+    let port = net::parse_port(&o.port).ok_or_else(|| {
+        Failure::temporary(format!("unable to figure out port number for {}", o.port))
+    })?;
+    let remote = SocketAddr::new(ip, port);
+    let stream = connect(&o, remote).map_err(|e| {
+        Failure::bare(
+            111,
+            format!(
+                "tcpclient: unable to connect to {} port {port}: {}",
+                net::ip_text(ip),
+                crate::errstr::io_str(&e)
+            ),
+        )
+    })?;
+    if o.verbosity >= 2 {
+        let _ =
+            writeln!(std::io::stderr(), "tcpclient: connected to {} port {port}", net::ip_text(ip));
+    }
+    let local = stream.local_addr().or_fail_tcp()?;
+    if o.nodelay {
+        let _ = stream.set_nodelay(true);
+    }
+    let local_end = End {
+        ip: net::ip_text(local.ip()),
+        port: local.port(),
+        host: o.local_name.clone().or_else(|| crate::sys::reverse_name(local.ip())),
+    };
+    let remote_end = End {
+        ip: net::ip_text(ip),
+        port,
+        host: if o.remote_host { crate::sys::reverse_name(ip) } else { None },
+    };
+    let info = if o.remote_info { net::ident(local, remote, o.timeout_info) } else { None };
+    let env = net::ucspi_env(&local_end, &remote_end, info.as_deref());
+    let fd = OwnedFd::from(stream);
+    crate::sys::dup_to(&fd, 6).or_fail_tcp()?;
+    crate::sys::dup_to(&fd, 7).or_fail_tcp()?;
+    drop(fd);
+    let mut cmd = Command::new(&o.program[0]);
+    cmd.args(&o.program[1..]);
+    net::apply_env(&mut cmd, &env);
+    let err = cmd.exec();
+    Err(Failure::temporary(format!(
+        "unable to run {}: {}",
+        o.program[0].to_string_lossy(),
+        crate::errstr::io_str(&err)
+    )))
+}
+
+/// Connect from the chosen local address, if any, within the time limit.
+fn connect(o: &Options, remote: SocketAddr) -> std::io::Result<TcpStream> {
+    if o.local_ip.is_none() && o.local_port == 0 {
+        return TcpStream::connect_timeout(&remote, o.timeout_conn);
+    }
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, SockaddrStorage, bind, socket};
+    use std::os::fd::AsRawFd;
+    let family = if remote.is_ipv4() { AddressFamily::Inet } else { AddressFamily::Inet6 };
+    let fd = socket(family, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?;
+    let unspecified = if remote.is_ipv4() { "0.0.0.0" } else { "::" };
+    let local_ip = net::parse_host(o.local_ip.as_deref().unwrap_or(unspecified))
+        .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EADDRNOTAVAIL))?;
+    nix::sys::socket::setsockopt(&fd, nix::sys::socket::sockopt::ReuseAddr, &true)?;
+    bind(fd.as_raw_fd(), &SockaddrStorage::from(SocketAddr::new(local_ip, o.local_port)))?;
+    nix::sys::socket::connect(fd.as_raw_fd(), &SockaddrStorage::from(remote))?;
+    Ok(TcpStream::from(fd))
+}
+
+trait OrFailTcp<T> {
+    fn or_fail_tcp(self) -> Result<T, Failure>;
+}
+
+impl<T> OrFailTcp<T> for std::io::Result<T> {
+    fn or_fail_tcp(self) -> Result<T, Failure> {
+        self.map_err(|e| Failure::sys("set up the connection", &e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options() {
+        let args = ["-RHv", "-T", "2+3", "-i", "127.0.0.1", "::1", "80", "sh", "-c", "x"];
+        let o = parse(args.iter().map(OsString::from).collect()).unwrap();
+        assert_eq!(o.timeout_conn, Duration::from_secs(5));
+        assert_eq!(o.local_ip.as_deref(), Some("127.0.0.1"));
+        assert_eq!(o.host, "::1");
+        assert_eq!(o.program.len(), 3);
+        assert!(parse(vec!["host".into(), "80".into()]).is_err());
+    }
+}

@@ -1,0 +1,364 @@
+//! `tcpserver [opts] host port program...`: ucspi-tcp's server. Listens
+//! on host:port, and for each connection forks a child that runs
+//! `program` with the connection on descriptors 0 and 1 and the UCSPI
+//! environment. At most `-c` children run at once: at the limit the
+//! server stops accepting, so further clients wait in the kernel backlog.
+//! See `docs/tcpserver.md`.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::time::Duration;
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::Signal;
+use nix::sys::socket::{SockFlag, accept4};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{Gid, Pid, Uid};
+
+use crate::fail::Failure;
+use crate::net::rules::{self, Verdict};
+use crate::net::{self, End};
+use crate::sys::{Forked, SelfPipe, fork};
+
+const USAGE: &str = "tcpserver [ -1UXpPhHrRoOdDqQv ] [ -c limit ] [ -x rules.cdb ] [ -B banner ] [ -g gid ] [ -u uid ] [ -b backlog ] [ -l localname ] [ -t timeout ] host port program";
+
+struct Options {
+    limit: usize,
+    rules: Option<OsString>,
+    allow_no_rules: bool,
+    banner: Vec<u8>,
+    uid: Option<Uid>,
+    gid: Option<Gid>,
+    backlog: i32,
+    local_name: Option<String>,
+    timeout: Duration,
+    print_port: bool,
+    paranoid: bool,
+    remote_host: bool,
+    remote_info: bool,
+    nodelay: bool,
+    verbosity: u8,
+    host: String,
+    port: String,
+    program: Vec<OsString>,
+}
+
+fn parse(args: Vec<OsString>) -> Result<Options, Failure> {
+    use lexopt::prelude::*;
+    let mut o = Options {
+        limit: 40,
+        rules: None,
+        allow_no_rules: false,
+        banner: Vec::new(),
+        uid: None,
+        gid: None,
+        backlog: 20,
+        local_name: None,
+        timeout: Duration::from_secs(26),
+        print_port: false,
+        paranoid: false,
+        remote_host: true,
+        remote_info: true,
+        nodelay: true,
+        verbosity: 1,
+        host: String::new(),
+        port: String::new(),
+        program: Vec::new(),
+    };
+    let usage = |_| Failure::usage(USAGE);
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut rest = Vec::new();
+    while let Some(arg) = parser.next().map_err(usage)? {
+        match arg {
+            Short('c') => o.limit = number(parser.value().map_err(usage)?)? as usize,
+            Short('x') => o.rules = Some(parser.value().map_err(usage)?),
+            Short('X') => o.allow_no_rules = true,
+            Short('B') => {
+                o.banner = parser.value().map_err(usage)?.into_encoded_bytes();
+            }
+            Short('u') => o.uid = Some(Uid::from_raw(number(parser.value().map_err(usage)?)?)),
+            Short('g') => o.gid = Some(Gid::from_raw(number(parser.value().map_err(usage)?)?)),
+            Short('U') => {
+                let var = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u32>().ok());
+                o.uid = var("UID").map(Uid::from_raw).or(o.uid);
+                o.gid = var("GID").map(Gid::from_raw).or(o.gid);
+            }
+            Short('b') => o.backlog = number(parser.value().map_err(usage)?)? as i32,
+            Short('l') => {
+                o.local_name = Some(parser.value().map_err(usage)?.to_string_lossy().into_owned())
+            }
+            Short('t') => {
+                o.timeout = Duration::from_secs(number(parser.value().map_err(usage)?)?.into())
+            }
+            Short('1') => o.print_port = true,
+            Short('p') => o.paranoid = true,
+            Short('P') => o.paranoid = false,
+            Short('h') => o.remote_host = true,
+            Short('H') => o.remote_host = false,
+            Short('r') => o.remote_info = true,
+            Short('R') => o.remote_info = false,
+            Short('o') | Short('O') => {}
+            Short('d') => o.nodelay = false,
+            Short('D') => o.nodelay = true,
+            Short('q') => o.verbosity = 0,
+            Short('Q') => o.verbosity = 1,
+            Short('v') => o.verbosity = 2,
+            Value(v) => {
+                rest.push(v);
+                rest.extend(parser.raw_args().map_err(usage)?);
+            }
+            _ => return Err(Failure::usage(USAGE)),
+        }
+    }
+    if rest.len() < 3 {
+        return Err(Failure::usage(USAGE));
+    }
+    let mut rest = rest.into_iter();
+    o.host = rest.next().unwrap_or_default().to_string_lossy().into_owned();
+    o.port = rest.next().unwrap_or_default().to_string_lossy().into_owned();
+    o.program = rest.collect();
+    if o.limit == 0 {
+        return Err(Failure::usage(USAGE));
+    }
+    Ok(o)
+}
+
+fn number(value: OsString) -> Result<u32, Failure> {
+    value.to_str().and_then(|v| v.parse().ok()).ok_or_else(|| Failure::usage(USAGE))
+}
+
+fn log(line: &str) {
+    let _ = std::io::stderr().write_all(format!("tcpserver: {line}\n").as_bytes());
+}
+
+pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
+    let o = parse(args)?;
+    let ip = net::parse_host(&o.host)
+        .ok_or_else(|| Failure::temporary(format!("no IP address for {}", o.host)))?;
+    let port = net::parse_port(&o.port).ok_or_else(|| {
+        Failure::temporary(format!("unable to figure out port number for {}", o.port))
+    })?;
+    let listener = net::tcp_listen(SocketAddr::new(ip, port), o.backlog).map_err(|e| {
+        Failure::temporary(format!("unable to bind: {}", crate::errstr::nix_str(e)))
+    })?;
+    nix::fcntl::fcntl(&listener, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK))
+        .map_err(|e| {
+            Failure::temporary(format!("unable to bind: {}", crate::errstr::nix_str(e)))
+        })?;
+    if o.print_port {
+        let local: nix::sys::socket::SockaddrStorage =
+            nix::sys::socket::getsockname(listener.as_raw_fd())?;
+        let port = net::to_std(&local).map_or(0, |a| a.port());
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "{port}");
+        let _ = out.flush();
+    }
+    if let Some(gid) = o.gid {
+        nix::unistd::setgroups(&[gid]).and_then(|()| nix::unistd::setgid(gid)).map_err(|e| {
+            Failure::temporary(format!("unable to set gid: {}", crate::errstr::nix_str(e)))
+        })?;
+    }
+    if let Some(uid) = o.uid {
+        nix::unistd::setuid(uid).map_err(|e| {
+            Failure::temporary(format!("unable to set uid: {}", crate::errstr::nix_str(e)))
+        })?;
+    }
+    let signals = SelfPipe::catch(&[Signal::SIGCHLD, Signal::SIGTERM])
+        .map_err(|e| Failure::sys("catch signals", &e))?;
+    serve(&o, listener, &signals)
+}
+
+/// The accept loop: never more than `limit` children at once.
+fn serve(o: &Options, listener: OwnedFd, signals: &SelfPipe) -> Result<i32, Failure> {
+    let mut children = 0usize;
+    let status = |n: usize| {
+        if o.verbosity >= 2 {
+            log(&format!("status: {n}/{}", o.limit));
+        }
+    };
+    status(children);
+    loop {
+        // Reap every child that ended.
+        loop {
+            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) | Err(_) => break,
+                Ok(ws) => {
+                    let (pid, raw) = match ws {
+                        WaitStatus::Exited(pid, code) => (pid, code << 8),
+                        WaitStatus::Signaled(pid, sig, core) => {
+                            (pid, sig as i32 | if core { 0x80 } else { 0 })
+                        }
+                        _ => continue,
+                    };
+                    children = children.saturating_sub(1);
+                    if o.verbosity >= 2 {
+                        log(&format!("end {pid} status {raw}"));
+                    }
+                    status(children);
+                }
+            }
+        }
+        let mut fds = vec![PollFd::new(signals.fd(), PollFlags::POLLIN)];
+        if children < o.limit {
+            fds.push(PollFd::new(listener.as_fd(), PollFlags::POLLIN));
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let ready = fds.get(1).and_then(|fd| fd.revents()).is_some_and(|r| !r.is_empty());
+        if signals.take().has(Signal::SIGTERM) {
+            return Ok(0);
+        }
+        if !ready {
+            continue;
+        }
+        let Ok(conn) = accept4(&listener, SockFlag::SOCK_CLOEXEC) else { continue };
+        children += 1;
+        status(children);
+        match fork() {
+            Ok(Forked::Child) => std::process::exit(child(o, conn)),
+            Ok(Forked::Parent(_)) => {}
+            Err(e) => {
+                children -= 1;
+                if o.verbosity >= 1 {
+                    log(&format!("warning: unable to fork: {}", crate::errstr::io_str(&e)));
+                }
+            }
+        }
+        drop(conn);
+    }
+}
+
+/// In the child: look up names, check the rules, log, and run the program
+/// on the connection. Returns an exit code only on failure.
+fn child(o: &Options, conn: OwnedFd) -> i32 {
+    let pid = std::process::id();
+    let Ok((local, remote)) = net::socket_ends(&conn) else { return 111 };
+    if o.verbosity >= 2 {
+        log(&format!("pid {pid} from {}", net::ip_text(remote.ip())));
+    }
+    let local_end = End {
+        ip: net::ip_text(local.ip()),
+        port: local.port(),
+        host: o.local_name.clone().or_else(|| crate::sys::reverse_name(local.ip())),
+    };
+    let remote_host = if o.remote_host { lookup_host(remote.ip(), o.paranoid) } else { None };
+    let remote_end = End { ip: net::ip_text(remote.ip()), port: remote.port(), host: remote_host };
+    let info = if o.remote_info { net::ident(local, remote, o.timeout) } else { None };
+
+    let mut env = net::ucspi_env(&local_end, &remote_end, info.as_deref());
+    let verdict = match &o.rules {
+        None => Verdict::Allow(Vec::new()),
+        Some(path) => match cdb::CDB::open(path) {
+            Ok(db) => rules::check(
+                |key| db.get(key).and_then(Result::ok),
+                &remote_end.ip,
+                remote_end.host.as_deref(),
+                info.as_deref(),
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && o.allow_no_rules => {
+                Verdict::Allow(Vec::new())
+            }
+            Err(e) => {
+                log(&format!(
+                    "fatal: unable to read {}: {}",
+                    path.to_string_lossy(),
+                    crate::errstr::io_str(&e)
+                ));
+                return 111;
+            }
+        },
+    };
+    let line = format!(
+        "{pid} {}:{}:{} {}:{}:{}:{}",
+        local_end.host.as_deref().unwrap_or(""),
+        local_end.ip,
+        local_end.port,
+        remote_end.host.as_deref().unwrap_or(""),
+        remote_end.ip,
+        info.as_deref().unwrap_or(""),
+        remote_end.port
+    );
+    let vars = match verdict {
+        Verdict::Deny => {
+            if o.verbosity >= 2 {
+                log(&format!("deny {line}"));
+            }
+            return 100;
+        }
+        Verdict::Allow(vars) => vars,
+    };
+    if o.verbosity >= 2 {
+        log(&format!("ok {line}"));
+    }
+    env.extend(vars.into_iter().map(|(k, v)| (k, Some(v))));
+    if o.nodelay {
+        let _ = nix::sys::socket::setsockopt(&conn, nix::sys::socket::sockopt::TcpNoDelay, &true);
+    }
+    if !o.banner.is_empty() {
+        let mut stream = std::net::TcpStream::from(conn.try_clone().expect("dup"));
+        if stream.write_all(&o.banner).is_err() {
+            return 111;
+        }
+    }
+    if nix::unistd::dup2_stdin(&conn).is_err() || nix::unistd::dup2_stdout(&conn).is_err() {
+        return 111;
+    }
+    drop(conn);
+    let mut cmd = Command::new(&o.program[0]);
+    cmd.args(&o.program[1..]);
+    net::apply_env(&mut cmd, &env);
+    let err = cmd.exec();
+    log(&format!(
+        "fatal: unable to run {}: {}",
+        o.program[0].to_string_lossy(),
+        crate::errstr::io_str(&err)
+    ));
+    111
+}
+
+/// The remote host name; with `paranoid`, only if it maps back to `ip`.
+fn lookup_host(ip: IpAddr, paranoid: bool) -> Option<String> {
+    let name = crate::sys::reverse_name(ip)?;
+    if paranoid {
+        use std::net::ToSocketAddrs;
+        let back = (name.as_str(), 0).to_socket_addrs().ok()?;
+        if !back.into_iter().any(|a| a.ip() == ip) {
+            return None;
+        }
+    }
+    Some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn options_and_program() {
+        let o =
+            parse(args(&["-vRH", "-c", "2", "-l0", "-B", "hi", "::1", "0", "cat", "-u"])).unwrap();
+        assert_eq!(o.limit, 2);
+        assert_eq!(o.verbosity, 2);
+        assert!(!o.remote_host && !o.remote_info);
+        assert_eq!(o.local_name.as_deref(), Some("0"));
+        assert_eq!(o.banner, b"hi");
+        assert_eq!(o.host, "::1");
+        assert_eq!(o.program, args(&["cat", "-u"]));
+    }
+
+    #[test]
+    fn too_few_arguments_is_usage() {
+        assert_eq!(parse(args(&["0", "80"])).err().map(|f| f.code), Some(100));
+        assert_eq!(parse(args(&["-c", "0", "0", "80", "x"])).err().map(|f| f.code), Some(100));
+    }
+}
