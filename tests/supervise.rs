@@ -273,11 +273,12 @@ fn pause_and_continue_stop_and_resume_the_process() {
     let pid = wait_up(&dir);
     svc(&dir, "-p");
     wait_for(LIMIT, "stopped", || proc_state(pid) == "T");
-    assert_eq!(status(&dir)[16], 1);
+    // The status is written just after the signal is sent.
+    wait_for(LIMIT, "the paused byte", || status(&dir)[16] == 1);
     wait_text(&dir, "supervise/stat", "run, paused\n");
     svc(&dir, "-c");
     wait_for(LIMIT, "resumed", || proc_state(pid) == "S");
-    assert_eq!(status(&dir)[16], 0);
+    wait_for(LIMIT, "the paused byte cleared", || status(&dir)[16] == 0);
     wait_text(&dir, "supervise/stat", "run\n");
     assert_eq!(status_pid(&dir), pid);
 }
