@@ -239,6 +239,7 @@ fn once_runs_it_a_single_time() {
     let _sup = Sup::start(&dir);
     svc(&dir, "-o");
     wait_for(LIMIT, "the one start", || !text(&dir, "starts").is_empty());
+    wait_for(LIMIT, "the record of the start", || status(&dir)[19] == 1);
     assert_eq!(status(&dir)[17], 0, "daemontools writes no wish after -o");
     wait_down(&dir);
     std::thread::sleep(Duration::from_millis(1500));
@@ -363,7 +364,7 @@ fn term_is_shown_until_the_child_exits() {
     std::thread::sleep(Duration::from_millis(200));
     svc(&dir, "-t");
     wait_for(LIMIT, "TERM trapped", || text(&dir, "got") == "TERM\n");
-    assert_eq!(status(&dir)[18], 1);
+    wait_for(LIMIT, "the TERM byte", || status(&dir)[18] == 1);
     wait_text(&dir, "supervise/stat", "run, got TERM\n");
     svc(&dir, "-k");
     wait_for(LIMIT, "restarted", || {
