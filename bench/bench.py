@@ -582,7 +582,7 @@ def main():
     ap.add_argument("--scale", type=int, default=1000)
     ap.add_argument("--scale-timeout", type=float, default=60.0)
     ap.add_argument("--idle", type=float, default=10.0)
-    ap.add_argument("--svstat-trials", type=int, default=5)
+    ap.add_argument("--svstat-trials", type=int, default=11)
     ap.add_argument("--only", choices=["small", "scale", "memory"], default=None)
     ap.add_argument("--suites", default="tend,daemontools,runit,s6")
     ap.add_argument("--json", required=True, help="write raw results here")
