@@ -492,6 +492,11 @@ def phase_scale(suites, root, args, results):
             entry["running_at_timeout"] = len(running_children(s))
         log(f"scale {s.name}: {entry}")
         if got:
+            # CPU spent starting: scanner + supervisors, since each began.
+            cpu = [cpu_and_switches(p) for p in [s.pid] + list(supervisors(s))]
+            entry["start_cpu_ms"] = sum(c[0] for c in cpu if c) / 1e6
+            entry["start_cpu_scanner_ms"] = cpu[0][0] / 1e6 if cpu[0] else None
+            entry["start_cpu_supervisor_us"] = summary([c[0] / 1e3 for c in cpu[1:] if c])
             # Idle: CPU time and context switches of scanner + supervisors.
             time.sleep(1)
             pids = [s.pid] + list(supervisors(s))
@@ -612,6 +617,7 @@ def main():
                                "scale")}
     results["started"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     results["machine"] = machine()
+    results["load_before"] = (read("/proc/loadavg") or b"?").decode().split()[:3]
     results["versions"] = versions(args.tend)
     def shown(argv):  # tend's links live in the run's temporary directory
         return " ".join(argv).replace(tend_bin + "/", "TENDBIN/")
@@ -643,6 +649,7 @@ def main():
             if isinstance(v, list):
                 results[key][name] = summary(v)
     results["elapsed_s"] = round(time.monotonic() - t0, 1)
+    results["load_after"] = (read("/proc/loadavg") or b"?").decode().split()[:3]
     with open(args.json, "w") as f:
         json.dump(results, f, indent=1)
     log(f"done in {results['elapsed_s']} s; raw results in {args.json}")
