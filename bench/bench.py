@@ -561,19 +561,22 @@ def machine():
             "memory": mem}
 
 
+def output(argv):
+    """A command's stripped standard output, or "?" if it cannot run."""
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+    return r.stdout.strip() or "?"
+
+
 def versions(tend_exe):
     out = {}
     for pkg in ("daemontools", "runit", "s6"):
-        r = subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], capture_output=True,
-                           text=True)
-        out[pkg] = r.stdout.strip() or "?"
-    r = subprocess.run(["git", "-C", REPO, "describe", "--always", "--dirty"],
-                       capture_output=True, text=True)
-    out["tend"] = r.stdout.strip() or "?"
-    r = subprocess.run(["rustc", "--version"], capture_output=True, text=True)
-    out["rustc"] = r.stdout.strip() or "?"
-    r = subprocess.run(["file", "-L", tend_exe], capture_output=True, text=True)
-    out["tend_binary"] = r.stdout.strip().split(":", 1)[-1].strip()
+        out[pkg] = output(["dpkg-query", "-W", "-f=${Version}", pkg])
+    out["tend"] = output(["git", "-C", REPO, "describe", "--always", "--dirty"])
+    out["rustc"] = output(["rustc", "--version"])
+    out["tend_binary"] = output(["file", "-L", tend_exe]).split(":", 1)[-1].strip()
     out["tend_size"] = os.path.getsize(tend_exe)
     return out
 
