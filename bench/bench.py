@@ -492,6 +492,11 @@ def phase_scale(suites, root, args, results):
             entry["running_at_timeout"] = len(running_children(s))
         log(f"scale {s.name}: {entry}")
         if got:
+            # CPU spent starting: scanner + supervisors, since each began.
+            cpu = [cpu_and_switches(p) for p in [s.pid] + list(supervisors(s))]
+            entry["start_cpu_ms"] = sum(c[0] for c in cpu if c) / 1e6
+            entry["start_cpu_scanner_ms"] = cpu[0][0] / 1e6 if cpu[0] else None
+            entry["start_cpu_supervisor_us"] = summary([c[0] / 1e3 for c in cpu[1:] if c])
             # Idle: CPU time and context switches of scanner + supervisors.
             time.sleep(1)
             pids = [s.pid] + list(supervisors(s))
@@ -556,19 +561,22 @@ def machine():
             "memory": mem}
 
 
+def output(argv):
+    """A command's stripped standard output, or "?" if it cannot run."""
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+    return r.stdout.strip() or "?"
+
+
 def versions(tend_exe):
     out = {}
     for pkg in ("daemontools", "runit", "s6"):
-        r = subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], capture_output=True,
-                           text=True)
-        out[pkg] = r.stdout.strip() or "?"
-    r = subprocess.run(["git", "-C", REPO, "describe", "--always", "--dirty"],
-                       capture_output=True, text=True)
-    out["tend"] = r.stdout.strip() or "?"
-    r = subprocess.run(["rustc", "--version"], capture_output=True, text=True)
-    out["rustc"] = r.stdout.strip() or "?"
-    r = subprocess.run(["file", "-L", tend_exe], capture_output=True, text=True)
-    out["tend_binary"] = r.stdout.strip().split(":", 1)[-1].strip()
+        out[pkg] = output(["dpkg-query", "-W", "-f=${Version}", pkg])
+    out["tend"] = output(["git", "-C", REPO, "describe", "--always", "--dirty"])
+    out["rustc"] = output(["rustc", "--version"])
+    out["tend_binary"] = output(["file", "-L", tend_exe]).split(":", 1)[-1].strip()
     out["tend_size"] = os.path.getsize(tend_exe)
     return out
 
@@ -582,7 +590,7 @@ def main():
     ap.add_argument("--scale", type=int, default=1000)
     ap.add_argument("--scale-timeout", type=float, default=60.0)
     ap.add_argument("--idle", type=float, default=10.0)
-    ap.add_argument("--svstat-trials", type=int, default=5)
+    ap.add_argument("--svstat-trials", type=int, default=11)
     ap.add_argument("--only", choices=["small", "scale", "memory"], default=None)
     ap.add_argument("--suites", default="tend,daemontools,runit,s6")
     ap.add_argument("--json", required=True, help="write raw results here")
@@ -612,6 +620,7 @@ def main():
                                "scale")}
     results["started"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     results["machine"] = machine()
+    results["load_before"] = (read("/proc/loadavg") or b"?").decode().split()[:3]
     results["versions"] = versions(args.tend)
     def shown(argv):  # tend's links live in the run's temporary directory
         return " ".join(argv).replace(tend_bin + "/", "TENDBIN/")
@@ -643,6 +652,7 @@ def main():
             if isinstance(v, list):
                 results[key][name] = summary(v)
     results["elapsed_s"] = round(time.monotonic() - t0, 1)
+    results["load_after"] = (read("/proc/loadavg") or b"?").decode().split()[:3]
     with open(args.json, "w") as f:
         json.dump(results, f, indent=1)
     log(f"done in {results['elapsed_s']} s; raw results in {args.json}")

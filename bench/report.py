@@ -74,6 +74,10 @@ def main():
     w(f"- machine: `{m['uname']}`")
     w(f"- CPU: {m['cpu']}, {m['cores']} cores, {m['memory']} RAM (shared with other work: "
       f"figures of a few milliseconds carry scheduling noise; compare within one run)")
+    if r.get("load_before"):
+        w(f"- load average (1, 5, 15 min) at the start: {' '.join(r['load_before'])}, "
+          f"at the end: {' '.join(r.get('load_after', ['?']))} (other work on the machine "
+          f"slows every suite, and not always equally)")
     w(f"- tend {v['tend']} ({v['rustc']}), binary: {v['tend_binary']}, {v['tend_size']} bytes")
     w(f"- Debian packages: daemontools {v['daemontools']}, runit {v['runit']}, s6 {v['s6']}\n")
     a = r["args"]
@@ -205,7 +209,9 @@ def main():
     w(f"## 4. Scale: {a['scale']} services\n")
     w(f"Start: s from starting the scanner until all {a['scale']} children have exec'd `./run`. "
       f"Idle: over the following {a['idle']:g} s (after 1 s of settling), the CPU time and "
-      "context switches (voluntary + involuntary) of the scanner and every supervisor summed.\n")
+      "context switches (voluntary + involuntary) of the scanner and every supervisor summed. "
+      "CPU to start: the CPU time the scanner and all supervisors had used when all children "
+      "ran (not counting the children).\n")
     rows = []
     for s in suites:
         e = scale.get(s)
@@ -214,10 +220,11 @@ def main():
         idle = e.get("idle") or {}
         start = fmt(e.get("start_s"), 2) if e.get("start_s") is not None else (
             f"not all within timeout ({e.get('running_at_timeout')} running)")
-        rows.append([s, start, fmt(idle.get("cpu_ms"), 0), idle.get("switches", "-"),
+        rows.append([s, start, fmt(e.get("start_cpu_ms"), 0), fmt(idle.get("cpu_ms"), 1),
+                     idle.get("switches", "-"),
                      idle.get("scanner_switches", "-"),
                      f"{idle.get('processes_woken', '-')} / {idle.get('processes', '-')}"])
-    w(table(["suite", "start (s)", "idle CPU (ms)", "idle context switches",
+    w(table(["suite", "start (s)", "CPU to start (ms)", "idle CPU (ms)", "idle context switches",
              "of which scanner", "processes woken / all"], rows))
     t = scale.get("tend", {}).get("start_s")
     parts = [f"{p} {ratio(t, scale[p].get('start_s'))}" for p in PEERS if p in scale]

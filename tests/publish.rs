@@ -103,3 +103,24 @@ fn a_paused_service_is_published_in_status_and_stat() {
     wait_for(LIMIT, "continued in stat", || published(&dir).2 == "run\n");
     assert!(run_tool("svc", ["-dx".as_ref(), dir.as_os_str()]).status.success());
 }
+
+#[test]
+fn a_child_that_ignores_term_is_published_as_got_term() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("svc");
+    write_script(&dir.join("run"), "#!/bin/sh\ntrap '' TERM\nexec sleep 100\n");
+    let mut cmd = tool("supervise");
+    cmd.arg(&dir);
+    let _supervise = Spawned::start(cmd);
+    let pid = wait_up(&dir, None);
+
+    // Publishing waits briefly for a signalled child to die; this one does
+    // not, and the TERM sent must still show.
+    assert!(run_tool("svc", ["-t".as_ref(), dir.as_os_str()]).status.success());
+    wait_for(LIMIT, "`got TERM` in stat", || published(&dir).2 == "run, got TERM\n");
+    assert!(alive(pid));
+    assert_eq!(published(&dir).1, format!("{pid}\n"));
+    assert!(run_tool("svc", ["-k".as_ref(), dir.as_os_str()]).status.success());
+    wait_up(&dir, Some(pid));
+    assert!(run_tool("svc", ["-dx".as_ref(), dir.as_os_str()]).status.success());
+}

@@ -11,7 +11,10 @@
 //! `Publish` marks the status dirty, and the loop writes it when no signal
 //! is waiting, and only the files whose contents changed. A child that dies
 //! while the status is being written is reaped and restarted first; the
-//! status then written is the final one.
+//! status then written is the final one. After signalling the child
+//! (`svc -t`, `-d`, ...), publishing waits up to [`SIGNAL_GRACE`] for it to
+//! die, so that `svc -t` costs one publish of the restarted service rather
+//! than one of `got TERM` and another of the restart.
 
 pub mod machine;
 
@@ -21,7 +24,7 @@ use std::os::fd::AsFd;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
@@ -73,6 +76,7 @@ pub fn supervise(dir: &Path) -> Result<i32, Failure> {
         epoch: Instant::now(),
         dirty: false,
         written: Written::default(),
+        hold_until: None,
     };
     if sup.feed(Event::Boot { want_up }) {
         return Ok(0);
@@ -134,7 +138,15 @@ struct Supervisor {
     dirty: bool,
     /// What the status files hold now, as far as this supervisor wrote them.
     written: Written,
+    /// After signalling the child, publishing waits until then (or until
+    /// the child is reaped, whichever comes first): a child that dies of
+    /// the signal is restarted before anything is written, and its
+    /// short-lived `got TERM` state costs no files.
+    hold_until: Option<Duration>,
 }
+
+/// How long publishing waits for a signalled child to die.
+const SIGNAL_GRACE: Duration = Duration::from_millis(10);
 
 /// The contents last written to `supervise/status`, `pid` and `stat`.
 #[derive(Default)]
@@ -152,15 +164,24 @@ impl Supervisor {
     fn run(&mut self, protocol: &Protocol, signals: &SelfPipe) -> Result<i32, Failure> {
         let mut control_buf = [0u8; 64];
         loop {
-            if self.dirty {
+            let now = self.epoch.elapsed();
+            if self.hold_until.is_some_and(|until| now >= until) {
+                self.hold_until = None;
+            }
+            if self.dirty && self.hold_until.is_none() {
                 self.publish(Some(signals));
             }
-            let timeout = match self.machine.deadline() {
+            // The earliest of the machine's deadline and the end of a hold.
+            let wake = match (self.machine.deadline(), self.hold_until.filter(|_| self.dirty)) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let timeout = match wake {
                 // A signal interrupted publishing: look at it at once.
-                _ if self.dirty => PollTimeout::ZERO,
+                _ if self.dirty && self.hold_until.is_none() => PollTimeout::ZERO,
                 None => PollTimeout::NONE,
                 Some(deadline) => {
-                    let left = deadline.saturating_sub(self.epoch.elapsed());
+                    let left = deadline.saturating_sub(now);
                     // Round up: waking a moment early would only loop.
                     let ms = left.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128);
                     PollTimeout::try_from(ms as i32).unwrap_or(PollTimeout::MAX)
@@ -211,6 +232,7 @@ impl Supervisor {
         loop {
             match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::Exited(pid, code)) => {
+                    self.hold_until = None;
                     let event =
                         Event::Reaped { pid: pid.as_raw() as u32, ending: Ending::Exited(code) };
                     if self.feed(event) {
@@ -218,6 +240,7 @@ impl Supervisor {
                     }
                 }
                 Ok(WaitStatus::Signaled(pid, signal, core)) => {
+                    self.hold_until = None;
                     // As runsv: the low byte of the wait status, so 128 is
                     // added when a core was dumped.
                     let ending = Ending::Signaled(signal as i32 | if core { 0x80 } else { 0 });
@@ -246,6 +269,7 @@ impl Supervisor {
                     }
                     Action::Signal { pid, signal } => {
                         let _ = kill(Pid::from_raw(pid as i32), signal);
+                        self.hold_until = Some(self.epoch.elapsed() + SIGNAL_GRACE);
                     }
                     Action::Publish => self.dirty = true,
                     Action::Exit => {
