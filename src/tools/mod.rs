@@ -6,6 +6,7 @@ use std::io::Write;
 use crate::fail::Failure;
 
 pub mod install;
+pub mod multilog;
 pub mod readproctitle;
 pub mod supervise;
 pub mod svc;
@@ -40,6 +41,7 @@ pub static TOOLS: &[Tool] = &[
     Tool { name: "readproctitle", main: readproctitle::main, summary: "show recent input in ps" },
     // Chain-loading tools.
     // Logging.
+    Tool { name: "multilog", main: multilog::main, summary: "log stdin to rotated directories" },
 ];
 
 /// The tool called `name`, if any.
