@@ -44,7 +44,7 @@ use super::script::{self, Action, HEAD, Script, Stamper};
 use crate::fail::{Context, Failure};
 use crate::sys::SelfPipe;
 
-const BUF: usize = 1 << 20;
+const BUF: usize = 1 << 18;
 
 /// The running logger.
 pub struct Engine {
