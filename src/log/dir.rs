@@ -39,6 +39,10 @@ pub fn retry<T>(tool: &str, what: &str, mut op: impl FnMut() -> io::Result<T>) -
 pub struct LogDir {
     pub spec: DirSpec,
     tool: &'static str,
+    /// How many `@` files to keep: `n - 1` for multilog, `n` for svlogd.
+    keep: usize,
+    /// When `current` was opened (for svlogd's `t`).
+    pub opened: std::time::Instant,
     _lock: Flock<File>,
     current: File,
     /// Size of `current` including what is buffered in `out`.
@@ -80,9 +84,12 @@ impl LogDir {
             .or_fail(format!("open {shown}/lock"))?;
         let lock = Flock::lock(lock, FlockArg::LockExclusiveNonblock)
             .map_err(|(_, e)| Failure::sys(format!("lock {shown}"), &io::Error::from(e)))?;
+        let keep = if tool == "svlogd" { spec.num } else { spec.num.saturating_sub(1) };
         let d = LogDir {
             spec,
             tool,
+            keep,
+            opened: std::time::Instant::now(),
             _lock: lock,
             current: File::open("/dev/null").or_fail("open /dev/null")?,
             bytes: 0,
@@ -90,7 +97,7 @@ impl LogDir {
             out: Vec::with_capacity(1 << 17),
             note: None,
         };
-        if !d.path("state").exists() {
+        if tool == "multilog" && !d.path("state").exists() {
             let state = d.path("state");
             let what = format!("create {}", d.what("state"));
             retry(tool, &what, || File::create(&state).map(drop));
@@ -141,6 +148,7 @@ impl LogDir {
             f.set_permissions(fs::Permissions::from_mode(0o644))?;
             Ok(f)
         });
+        self.opened = std::time::Instant::now();
         self.written = self.current.metadata().map(|m| m.len()).unwrap_or(0);
         self.bytes = self.written;
     }
@@ -161,7 +169,7 @@ impl LogDir {
             Ok(rd) => rd.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect(),
             Err(_) => return,
         };
-        for name in script::to_delete(names, self.spec.num) {
+        for name in script::to_delete(names, self.keep) {
             let _ = fs::remove_file(self.path(&name));
         }
     }

@@ -62,6 +62,10 @@ pub struct Engine {
     rotate: Vec<bool>,
     simple: bool,
     selected: Vec<bool>,
+    /// Rotate at a line end once `current` is within this many bytes of
+    /// its size: 2000 for multilog, 0 for svlogd.
+    slack: u64,
+    udp: Option<std::net::UdpSocket>,
 }
 
 /// Cheap identification of a chunk of input: FNV-1a over its length and
@@ -98,7 +102,13 @@ impl Engine {
         for spec in script.dirs.clone() {
             dirs.push(LogDir::open(spec, tool)?);
         }
-        let simple = script.actions.iter().all(|a| matches!(a, Action::Dir(_)));
+        let simple = script.actions.iter().all(|a| matches!(a, Action::Dir(_)))
+            && script.dirs.iter().all(|d| d.udp.is_none());
+        let udp = if script.dirs.iter().any(|d| d.udp.is_some()) {
+            Some(std::net::UdpSocket::bind("0.0.0.0:0").or_fail("create UDP socket")?)
+        } else {
+            None
+        };
         let n = dirs.len();
         Ok(Engine {
             tool,
@@ -111,6 +121,8 @@ impl Engine {
             rotate: vec![false; n],
             simple,
             selected: vec![false; n],
+            slack: if tool == "svlogd" { 0 } else { 2000 },
+            udp,
         })
     }
 
@@ -128,13 +140,12 @@ impl Engine {
                     None if eof || rest.len() >= HEAD => rest.len(),
                     None => return (pos, Stop::Done),
                 };
-                let mut stamp = [0u8; 26];
-                let slen = if self.script.stamp {
-                    let now = crate::tai64::Tai64N::now();
-                    self.stamper.stamp(now.secs, now.nanos, &mut stamp);
-                    26
-                } else {
+                let mut stamp = [0u8; 32];
+                let slen = if self.script.stamp == script::StampKind::None {
                     0
+                } else {
+                    let now = crate::tai64::Tai64N::now();
+                    self.stamper.stamp_kind(self.script.stamp, now.secs, now.nanos, &mut stamp)
                 };
                 let stamp = &stamp[..slen];
                 // Decide the selection for each directory.
@@ -142,8 +153,10 @@ impl Engine {
                     self.selected.iter_mut().for_each(|s| *s = true);
                 } else {
                     head.clear();
-                    head.extend_from_slice(stamp);
-                    let take = line_len.min(HEAD - slen);
+                    if self.script.match_stamp {
+                        head.extend_from_slice(stamp);
+                    }
+                    let take = line_len.min(HEAD - head.len());
                     head.extend_from_slice(&rest[..take]);
                     let (sel, st, al) = (&mut self.selected, &mut self.status, &mut self.alerts);
                     script::select(
@@ -159,14 +172,29 @@ impl Engine {
                         },
                     );
                 }
+                // UDP copies (svlogd); directories that only send are
+                // not written.
+                for (d, dir) in self.dirs.iter().enumerate() {
+                    if let (true, Some((addr, also))) = (self.selected[d], dir.spec.udp) {
+                        let mut packet = dir.spec.prefix.clone();
+                        packet.extend_from_slice(&rest[..line_len.min(HEAD)]);
+                        packet.push(b'\n');
+                        if let Some(sock) = &self.udp {
+                            let _ = sock.send_to(&packet, addr);
+                        }
+                        if !also {
+                            self.selected[d] = false;
+                        }
+                    }
+                }
                 // How much of the line fits in every selected directory?
                 let complete = nl.is_some() || eof;
-                let want = slen + line_len + usize::from(complete);
+                let want = line_len + usize::from(complete);
                 let mut fit = want;
                 for (d, dir) in self.dirs.iter().enumerate() {
                     if self.selected[d] {
                         let room = script::room(dir.bytes, dir.spec.size) as usize;
-                        fit = fit.min(room);
+                        fit = fit.min(room.saturating_sub(slen + dir.spec.prefix.len()));
                     }
                 }
                 if fit < want {
@@ -180,12 +208,13 @@ impl Engine {
                         }
                         return (pos, Stop::Rotate);
                     }
-                    let body = fit.saturating_sub(slen).min(line_len);
+                    let body = fit.min(line_len);
                     for (d, dir) in self.dirs.iter_mut().enumerate() {
                         if self.selected[d] {
                             dir.out.extend_from_slice(stamp);
+                            dir.out.extend_from_slice(&dir.spec.prefix);
                             dir.out.extend_from_slice(&rest[..body]);
-                            dir.bytes += (slen + body) as u64;
+                            dir.bytes += (slen + dir.spec.prefix.len() + body) as u64;
                             self.rotate[d] = true;
                         }
                     }
@@ -196,12 +225,13 @@ impl Engine {
                 for (d, dir) in self.dirs.iter_mut().enumerate() {
                     if self.selected[d] {
                         dir.out.extend_from_slice(stamp);
+                        dir.out.extend_from_slice(&dir.spec.prefix);
                         dir.out.extend_from_slice(&rest[..line_len]);
                         if complete {
                             dir.out.push(b'\n');
                         }
-                        dir.bytes += want as u64;
-                        if complete && script::full_at_line_end(dir.bytes, dir.spec.size) {
+                        dir.bytes += (slen + dir.spec.prefix.len() + want) as u64;
+                        if complete && dir.bytes + self.slack >= dir.spec.size {
                             self.rotate[d] = true;
                             stop = true;
                         }
@@ -237,7 +267,7 @@ impl Engine {
                             dir.bytes += 1;
                         }
                         if script::room(dir.bytes, dir.spec.size) == 0
-                            || (ends && script::full_at_line_end(dir.bytes, dir.spec.size))
+                            || (ends && dir.bytes + self.slack >= dir.spec.size)
                         {
                             self.rotate[d] = true;
                         }
@@ -312,7 +342,14 @@ impl Engine {
                 PollFd::new(input, PollFlags::POLLIN),
                 PollFd::new(signals.fd(), PollFlags::POLLIN),
             ];
-            let timeout = if wait_more { PollTimeout::from(10u8) } else { PollTimeout::NONE };
+            let timeouts = self.dirs.iter().any(|d| d.spec.timeout.is_some());
+            let timeout = if wait_more {
+                PollTimeout::from(10u8)
+            } else if timeouts {
+                PollTimeout::from(1000u16)
+            } else {
+                PollTimeout::NONE
+            };
             match poll(&mut fds, timeout) {
                 Ok(_) | Err(nix::errno::Errno::EINTR) => {}
                 Err(e) => return Err(Failure::sys("poll", &io::Error::from(e))),
@@ -325,6 +362,21 @@ impl Engine {
             if got.has(Signal::SIGALRM) {
                 self.flush();
                 self.rotate_pending(true);
+            }
+            if timeouts && self.midline.is_none() {
+                let mut due = false;
+                for (d, dir) in self.dirs.iter().enumerate() {
+                    if let Some(t) = dir.spec.timeout {
+                        if dir.bytes > 0 && dir.opened.elapsed().as_secs() >= t {
+                            self.rotate[d] = true;
+                            due = true;
+                        }
+                    }
+                }
+                if due {
+                    self.flush();
+                    self.rotate_pending(false);
+                }
             }
             if got.has(Signal::SIGTERM) {
                 terminating = true;

@@ -15,12 +15,34 @@ pub const HEAD: usize = 1000;
 pub const ALERT: usize = 200;
 
 /// Settings of one log directory.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DirSpec {
     pub path: PathBuf,
     pub size: u64,
     pub num: usize,
     pub processor: Option<String>,
+    /// svlogd: keep at least this many old files (`N`).
+    pub min: usize,
+    /// svlogd: written before each line, after the stamp (`p`).
+    pub prefix: Vec<u8>,
+    /// svlogd: send lines to this UDP address (`u`/`U`); the flag says
+    /// whether they are also written to the directory (`U`).
+    pub udp: Option<(std::net::SocketAddr, bool)>,
+    /// svlogd: rotate a non-empty `current` older than this (`t`).
+    pub timeout: Option<u64>,
+}
+
+/// The stamp put before each line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StampKind {
+    #[default]
+    None,
+    /// `@` + TAI64N in hex (multilog `t`, svlogd `-t`).
+    Tai64n,
+    /// `YYYY-MM-DD_HH:MM:SS.xxxxx` in UTC (svlogd `-tt`).
+    Human,
+    /// `YYYY-MM-DDTHH:MM:SS.xxxxx` in UTC (svlogd `-ttt`).
+    Iso,
 }
 
 /// One action of the script, applied to every line in order.
@@ -34,6 +56,8 @@ pub enum Action {
     Alert,
     /// `=FILE`: replace FILE with the head of a selected line.
     Status(PathBuf),
+    /// Select the line again (svlogd: each directory starts afresh).
+    Reset,
     /// A directory (index into `Script::dirs`): append a selected line.
     Dir(usize),
 }
@@ -41,7 +65,9 @@ pub enum Action {
 /// A parsed script.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Script {
-    pub stamp: bool,
+    pub stamp: StampKind,
+    /// Whether patterns see the stamp (multilog) or not (svlogd).
+    pub match_stamp: bool,
     pub actions: Vec<Action>,
     pub dirs: Vec<DirSpec>,
 }
@@ -58,7 +84,7 @@ fn number(text: &[u8]) -> u64 {
 /// action, settings (`s`, `n`, `!`) apply to every directory after them,
 /// and unknown actions are ignored.
 pub fn parse(args: &[Vec<u8>]) -> Script {
-    let mut script = Script::default();
+    let mut script = Script { match_stamp: true, ..Script::default() };
     let mut size = DEFAULT_SIZE;
     let mut num = DEFAULT_NUM;
     let mut processor: Option<String> = None;
@@ -66,7 +92,7 @@ pub fn parse(args: &[Vec<u8>]) -> Script {
         let Some(&first) = arg.first() else { continue };
         let rest = &arg[1..];
         match first {
-            b't' if i == 0 => script.stamp = true,
+            b't' if i == 0 => script.stamp = StampKind::Tai64n,
             b's' => size = number(rest).clamp(4096, 16_777_215),
             b'n' => num = (number(rest) as usize).max(2),
             b'!' => processor = Some(String::from_utf8_lossy(rest).into_owned()),
@@ -81,6 +107,7 @@ pub fn parse(args: &[Vec<u8>]) -> Script {
                     size,
                     num,
                     processor: processor.clone(),
+                    ..DirSpec::default()
                 });
             }
             _ => {}
@@ -129,6 +156,7 @@ pub fn select(actions: &[Action], head: &[u8], mut visit: impl FnMut(usize, &Act
     let mut selected = true;
     for (i, action) in actions.iter().enumerate() {
         match action {
+            Action::Reset => selected = true,
             Action::Select(p) => {
                 if !selected && matches(p, head) {
                     selected = true
@@ -163,12 +191,43 @@ pub fn status_text(head: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Cheap TAI64N stamps: the 16 hex digits of the seconds are recomputed
-/// only when the second changes.
+/// Cheap stamps: the part for the seconds is recomputed only when the
+/// second changes.
 #[derive(Debug, Default)]
 pub struct Stamper {
     secs: u64,
     secs_hex: [u8; 16],
+    human_secs: u64,
+    human: [u8; 19],
+}
+
+/// `YYYY-MM-DD?HH:MM:SS` (UTC) for Unix seconds `t`.
+pub fn civil(t: i64, sep: u8) -> [u8; 19] {
+    let days = t.div_euclid(86400);
+    let rem = t.rem_euclid(86400);
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let text = format!(
+        "{:04}-{:02}-{:02}{}{:02}:{:02}:{:02}",
+        y,
+        m,
+        d,
+        sep as char,
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    );
+    let mut out = [b'0'; 19];
+    out.copy_from_slice(&text.as_bytes()[..19]);
+    out
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -191,6 +250,45 @@ impl Stamper {
     }
 }
 
+impl Stamper {
+    /// Write the stamp of `kind` for TAI64N `secs`/`nanos`, with its
+    /// trailing space, into `out`; its length.
+    pub fn stamp_kind(
+        &mut self,
+        kind: StampKind,
+        secs: u64,
+        nanos: u32,
+        out: &mut [u8; 32],
+    ) -> usize {
+        match kind {
+            StampKind::None => 0,
+            StampKind::Tai64n => {
+                let mut s = [0u8; 26];
+                self.stamp(secs, nanos, &mut s);
+                out[..26].copy_from_slice(&s);
+                26
+            }
+            StampKind::Human | StampKind::Iso => {
+                let sep = if kind == StampKind::Human { b'_' } else { b'T' };
+                if secs != self.human_secs || self.human[0] == 0 || self.human[10] != sep {
+                    self.human_secs = secs;
+                    self.human =
+                        civil(secs.wrapping_sub(crate::tai64::UNIX_EPOCH_LABEL) as i64, sep);
+                }
+                out[..19].copy_from_slice(&self.human);
+                out[19] = b'.';
+                let mut frac = nanos / 10_000;
+                for i in (20..25).rev() {
+                    out[i] = b'0' + (frac % 10) as u8;
+                    frac /= 10;
+                }
+                out[25] = b' ';
+                26
+            }
+        }
+    }
+}
+
 /// Whether a directory must rotate before a new line: `current` has
 /// reached SIZE-2000 bytes.
 pub fn full_at_line_end(bytes: u64, size: u64) -> bool {
@@ -202,12 +300,12 @@ pub fn room(bytes: u64, size: u64) -> u64 {
     size.saturating_sub(bytes)
 }
 
-/// Which of the `@` files (by name) to delete so that at most `num - 1`
-/// remain: the oldest ones (names sort by stamp).
-pub fn to_delete(mut names: Vec<String>, num: usize) -> Vec<String> {
+/// Which of the `@` files (by name) to delete so that at most `keep`
+/// remain: the oldest ones (names sort by stamp). multilog keeps `n - 1`,
+/// svlogd `n`.
+pub fn to_delete(mut names: Vec<String>, keep: usize) -> Vec<String> {
     names.retain(|n| n.starts_with('@'));
     names.sort();
-    let keep = num.saturating_sub(1);
     let excess = names.len().saturating_sub(keep);
     names.truncate(excess);
     names
@@ -229,7 +327,7 @@ mod tests {
     #[test]
     fn parses_settings_per_directory() {
         let s = parse(&args(&["t", "s5000", "n3", "./a", "!gzip", "s1", "n1", "/b", "t", "x"]));
-        assert!(s.stamp);
+        assert_eq!(s.stamp, StampKind::Tai64n);
         assert_eq!(s.dirs[0].size, 5000);
         assert_eq!(s.dirs[0].num, 3);
         assert_eq!(s.dirs[0].processor, None);
@@ -238,7 +336,7 @@ mod tests {
         assert_eq!(s.dirs[1].processor.as_deref(), Some("gzip"));
         assert_eq!(s.actions, vec![Action::Dir(0), Action::Dir(1)]);
         let s = parse(&args(&["./a"]));
-        assert!(!s.stamp);
+        assert_eq!(s.stamp, StampKind::None);
         assert_eq!((s.dirs[0].size, s.dirs[0].num), (DEFAULT_SIZE, DEFAULT_NUM));
         assert_eq!(parse(&args(&["s99999999", "./a"])).dirs[0].size, 16_777_215);
     }
@@ -287,12 +385,24 @@ mod tests {
     }
 
     #[test]
+    fn human_stamps_in_utc() {
+        assert_eq!(&civil(0, b'_'), b"1970-01-01_00:00:00");
+        assert_eq!(&civil(1_795_502_160, b'T'), b"2026-11-25T06:36:00");
+        assert_eq!(&civil(951_782_400, b'_'), b"2000-02-29_00:00:00");
+        let mut s = Stamper::default();
+        let mut out = [0; 32];
+        let secs = crate::tai64::UNIX_EPOCH_LABEL + 1_795_502_160;
+        let n = s.stamp_kind(StampKind::Human, secs, 113_709_999, &mut out);
+        assert_eq!(&out[..n], b"2026-11-25_06:36:00.11370 ");
+    }
+
+    #[test]
     fn rotation_and_deletion_decisions() {
         assert!(!full_at_line_end(2095, 4096));
         assert!(full_at_line_end(2096, 4096));
         assert_eq!(room(4000, 4096), 96);
         let names = ["@3.s", "current", "@1.s", "@2.u", "lock"].map(String::from).to_vec();
-        assert_eq!(to_delete(names.clone(), 3), vec!["@1.s".to_string()]);
+        assert_eq!(to_delete(names.clone(), 2), vec!["@1.s".to_string()]);
         assert_eq!(to_delete(names, 10), Vec::<String>::new());
     }
 }

@@ -10,6 +10,7 @@ pub mod multilog;
 pub mod readproctitle;
 pub mod supervise;
 pub mod svc;
+pub mod svlogd;
 pub mod svok;
 pub mod svscan;
 pub mod svscanboot;
@@ -42,6 +43,7 @@ pub static TOOLS: &[Tool] = &[
     // Chain-loading tools.
     // Logging.
     Tool { name: "multilog", main: multilog::main, summary: "log stdin to rotated directories" },
+    Tool { name: "svlogd", main: svlogd::main, summary: "runit's logger, settings in DIR/config" },
 ];
 
 /// The tool called `name`, if any.
