@@ -387,11 +387,11 @@ mod tests {
     #[test]
     fn human_stamps_in_utc() {
         assert_eq!(&civil(0, b'_'), b"1970-01-01_00:00:00");
-        assert_eq!(&civil(1_795_502_160, b'T'), b"2026-11-25T06:36:00");
+        assert_eq!(&civil(1_795_588_560, b'T'), b"2026-11-25T06:36:00");
         assert_eq!(&civil(951_782_400, b'_'), b"2000-02-29_00:00:00");
         let mut s = Stamper::default();
         let mut out = [0; 32];
-        let secs = crate::tai64::UNIX_EPOCH_LABEL + 1_795_502_160;
+        let secs = crate::tai64::UNIX_EPOCH_LABEL + 1_795_588_560;
         let n = s.stamp_kind(StampKind::Human, secs, 113_709_999, &mut out);
         assert_eq!(&out[..n], b"2026-11-25_06:36:00.11370 ");
     }
