@@ -200,12 +200,16 @@ impl Engine {
                 if fit < want {
                     // Rotate first if any selected directory holds data;
                     // a line too long for an empty file is cut.
-                    let any_nonempty =
-                        self.dirs.iter().enumerate().any(|(d, x)| self.selected[d] && x.bytes > 0);
-                    if any_nonempty {
-                        for (d, dir) in self.dirs.iter().enumerate() {
-                            self.rotate[d] |= self.selected[d] && dir.bytes > 0;
+                    let mut any = false;
+                    for (d, dir) in self.dirs.iter().enumerate() {
+                        let room = script::room(dir.bytes, dir.spec.size) as usize;
+                        let short = room < slen + dir.spec.prefix.len() + want;
+                        if self.selected[d] && short && dir.bytes > 0 {
+                            self.rotate[d] = true;
+                            any = true;
                         }
+                    }
+                    if any {
                         return (pos, Stop::Rotate);
                     }
                     let body = fit.min(line_len);
@@ -215,7 +219,7 @@ impl Engine {
                             dir.out.extend_from_slice(&dir.spec.prefix);
                             dir.out.extend_from_slice(&rest[..body]);
                             dir.bytes += (slen + dir.spec.prefix.len() + body) as u64;
-                            self.rotate[d] = true;
+                            self.rotate[d] = script::room(dir.bytes, dir.spec.size) == 0;
                         }
                     }
                     self.midline = Some(self.selected.clone());
