@@ -356,3 +356,25 @@ fn full_disk_waits_and_loses_nothing() {
     let seen = numbers_in(&mnt.join("log"));
     assert_eq!(seen, (1..=total).collect::<Vec<_>>());
 }
+
+#[test]
+fn a_line_written_in_pieces_through_a_pipe_arrives_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = tool("multilog");
+    cmd.args(["t", "./log"]).current_dir(tmp.path()).stdin(Stdio::piped());
+    let mut logger = Spawned::start(cmd);
+    let mut stdin = logger.child.stdin.take().unwrap();
+    stdin.write_all(b"first ").unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // Waiting for the rest of a line must not spin.
+    let stat = fs::read_to_string(format!("/proc/{}/stat", logger.pid())).unwrap();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    assert!(ticks < 20, "logger used {ticks} ticks waiting for a newline");
+    stdin.write_all(b"half\nsecond\n").unwrap();
+    drop(stdin);
+    assert_eq!(logger.wait_within(Duration::from_secs(10)).unwrap().code(), Some(0));
+    let data = fs::read(tmp.path().join("log/current")).unwrap();
+    assert_eq!(unstamp(&data), b"first half\nsecond\n");
+}

@@ -347,13 +347,12 @@ impl Engine {
                 PollFd::new(signals.fd(), PollFlags::POLLIN),
             ];
             let timeouts = self.dirs.iter().any(|d| d.spec.timeout.is_some());
-            let timeout = if wait_more {
-                PollTimeout::from(10u8)
-            } else if timeouts {
-                PollTimeout::from(1000u16)
-            } else {
-                PollTimeout::NONE
-            };
+            if wait_more {
+                // Only an unfinished line is in the pipe, and poll would
+                // report it readable at once: look again in a while.
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            let timeout = if timeouts { PollTimeout::from(1000u16) } else { PollTimeout::NONE };
             match poll(&mut fds, timeout) {
                 Ok(_) | Err(nix::errno::Errno::EINTR) => {}
                 Err(e) => return Err(Failure::sys("poll", &io::Error::from(e))),
@@ -389,9 +388,6 @@ impl Engine {
                 break;
             }
             if !readable {
-                if wait_more && peek.is_some() {
-                    wait_more = false;
-                }
                 continue;
             }
             // Fill the buffer.
