@@ -151,6 +151,14 @@ fn long_lines_pass_intact_and_e_shows_200_bytes() {
             run_logger(Some(&debian), tmp2.path(), &["e", "s16777215", "./log"], &input);
         assert_eq!(stderr, theirs);
     }
+    // A very long last line without newline, through a pipe.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut last = vec![b'q'; 700_000];
+    last.extend_from_slice(b"end");
+    let (code, _) = run_logger(None, tmp.path(), &["s16777215", "./log"], &last);
+    assert_eq!(code, 0);
+    last.push(b'\n');
+    assert!(fs::read(tmp.path().join("log/current")).unwrap() == last);
     // A line longer than s is cut across files, nothing lost.
     let tmp = tempfile::tempdir().unwrap();
     let (code, _) = run_logger(None, tmp.path(), &["s4096", "n100", "./log"], &input);

@@ -317,6 +317,15 @@ impl Engine {
     }
 
     fn finish(&mut self) {
+        // A last line without newline gets one.
+        if let Some(sel) = self.midline.take() {
+            for (d, dir) in self.dirs.iter_mut().enumerate() {
+                if sel[d] {
+                    dir.out.push(b'\n');
+                    dir.bytes += 1;
+                }
+            }
+        }
         self.flush();
         for dir in &mut self.dirs {
             dir.complete();
@@ -409,8 +418,10 @@ impl Engine {
                             Err(e) => return Err(Failure::sys("read input", &io::Error::from(e))),
                         }
                     }
-                    if hup && n > 0 && memchr(b'\n', &buf[..have]).is_none() {
-                        // No writer left and an unterminated tail.
+                    if hup && n > 0 && have < HEAD && memchr(b'\n', &buf[..have]).is_none() {
+                        // No writer left and a short unterminated tail: the
+                        // last line. (A longer one is written as a partial
+                        // line, and the next look sees the end.)
                         eof = true;
                     }
                 }
