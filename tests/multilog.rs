@@ -271,7 +271,7 @@ fn every_line_exactly_once_while_the_logger_is_killed() {
     let main = svc.join("log/main");
     let mut kills = 0;
     let mut last = 0;
-    while kills < 40 {
+    while kills < 25 {
         let Some(pid) = logger_pid(&svc) else {
             std::thread::sleep(Duration::from_millis(5));
             continue;
