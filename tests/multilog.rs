@@ -182,7 +182,7 @@ fn lock_keeps_a_second_logger_out() {
     let out = output_within(cmd, Duration::from_secs(10));
     assert_eq!(out.status.code(), Some(111));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.starts_with("multilog: fatal: unable to lock ./log"), "{err}");
+    assert!(err.starts_with("multilog: fatal: unable to lock directory ./log: "), "{err}");
     drop(first);
 }
 

@@ -71,19 +71,18 @@ impl LogDir {
     pub fn open(spec: DirSpec, tool: &'static str) -> Result<LogDir, Failure> {
         let dir = spec.path.clone();
         let shown = dir.display().to_string();
-        match fs::DirBuilder::new().mode(0o700).create(&dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(Failure::sys(format!("create directory {shown}"), &e)),
-        }
+        // As daemontools: make the directory if need be, then use it.
+        let _ = fs::DirBuilder::new().mode(0o700).create(&dir);
+        fs::read_dir(&dir).or_fail(format!("open directory {shown}"))?;
         let lock = OpenOptions::new()
             .create(true)
             .append(true)
             .mode(0o600)
             .open(dir.join("lock"))
             .or_fail(format!("open {shown}/lock"))?;
-        let lock = Flock::lock(lock, FlockArg::LockExclusiveNonblock)
-            .map_err(|(_, e)| Failure::sys(format!("lock {shown}"), &io::Error::from(e)))?;
+        let lock = Flock::lock(lock, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| {
+            Failure::sys(format!("lock directory {shown}"), &io::Error::from(e))
+        })?;
         let keep = if tool == "svlogd" { spec.num } else { spec.num.saturating_sub(1) };
         let d = LogDir {
             spec,
