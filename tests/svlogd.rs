@@ -123,3 +123,23 @@ fn usage_without_a_directory() {
     assert_eq!(out.status.code(), Some(111));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("usage: svlogd"));
 }
+
+#[test]
+fn config_t_rotates_an_old_current() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("log");
+    fs::create_dir(&dir).unwrap();
+    fs::write(dir.join("config"), "t1\n").unwrap();
+    let mut cmd = tool("svlogd");
+    cmd.arg("log").current_dir(tmp.path()).stdin(Stdio::piped());
+    let mut logger = Spawned::start(cmd);
+    let mut stdin = logger.child.stdin.take().unwrap();
+    stdin.write_all(b"old news\n").unwrap();
+    stdin.flush().unwrap();
+    wait_for(Duration::from_secs(10), "rotation after t1", || logs(&dir).1.len() == 1);
+    let (data, names) = logs(&dir);
+    assert_eq!(data, b"old news\n");
+    assert_eq!(fs::read(dir.join(&names[0])).unwrap(), b"old news\n");
+    drop(stdin);
+    assert_eq!(logger.wait_within(Duration::from_secs(10)).unwrap().code(), Some(0));
+}
