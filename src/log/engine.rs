@@ -235,7 +235,9 @@ impl Engine {
                             dir.out.push(b'\n');
                         }
                         dir.bytes += (slen + dir.spec.prefix.len() + want) as u64;
-                        if complete && dir.bytes + self.slack >= dir.spec.size {
+                        if complete
+                            && script::full_at_line_end(dir.bytes, dir.spec.size, self.slack)
+                        {
                             self.rotate[d] = true;
                             stop = true;
                         }
@@ -271,7 +273,8 @@ impl Engine {
                             dir.bytes += 1;
                         }
                         if script::room(dir.bytes, dir.spec.size) == 0
-                            || (ends && dir.bytes + self.slack >= dir.spec.size)
+                            || (ends
+                                && script::full_at_line_end(dir.bytes, dir.spec.size, self.slack))
                         {
                             self.rotate[d] = true;
                         }

@@ -289,10 +289,10 @@ impl Stamper {
     }
 }
 
-/// Whether a directory must rotate before a new line: `current` has
-/// reached SIZE-2000 bytes.
-pub fn full_at_line_end(bytes: u64, size: u64) -> bool {
-    bytes + 2000 >= size
+/// Whether a directory must rotate at the end of a line: `current` has
+/// reached SIZE-`slack` bytes (multilog: 2000, svlogd: 0).
+pub fn full_at_line_end(bytes: u64, size: u64, slack: u64) -> bool {
+    bytes.saturating_add(slack) >= size
 }
 
 /// How many more bytes fit in `current` before SIZE.
@@ -398,8 +398,10 @@ mod tests {
 
     #[test]
     fn rotation_and_deletion_decisions() {
-        assert!(!full_at_line_end(2095, 4096));
-        assert!(full_at_line_end(2096, 4096));
+        assert!(!full_at_line_end(2095, 4096, 2000));
+        assert!(full_at_line_end(2096, 4096, 2000));
+        assert!(!full_at_line_end(4095, 4096, 0));
+        assert!(!full_at_line_end(5, u64::MAX, 0));
         assert_eq!(room(4000, 4096), 96);
         let names = ["@3.s", "current", "@1.s", "@2.u", "lock"].map(String::from).to_vec();
         assert_eq!(to_delete(names.clone(), 2), vec!["@1.s".to_string()]);
