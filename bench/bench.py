@@ -531,11 +531,13 @@ def phase_scale(suites, root, args, results):
         shutil.rmtree(os.path.join(root, "scale", s.name), ignore_errors=True)
 
 
-def phase_logging(results):
+def phase_logging(results, tend):
     script = os.path.join(BENCH_DIR, "log_throughput")
     if os.access(script, os.X_OK):
         try:
-            out = subprocess.run([script], capture_output=True, text=True, timeout=180)
+            # The report carries its table: it must not rewrite RESULTS.md.
+            out = subprocess.run([script, "--no-write", "--tend", tend], capture_output=True,
+                                 text=True, timeout=180)
             results["logging"] = {"status": out.returncode, "output": out.stdout.strip(),
                                   "stderr": out.stderr.strip()[-2000:]}
         except subprocess.TimeoutExpired:
@@ -636,7 +638,7 @@ def main():
         if args.only in (None, "scale"):
             phase_scale(suites, root, args, results)
         if args.only is None:
-            phase_logging(results)
+            phase_logging(results, args.tend)
     except KeyboardInterrupt as e:
         log(f"interrupted: {e}")
         results["error"] = f"interrupted: {e}"

@@ -8,6 +8,7 @@
 pub mod chain;
 pub mod errstr;
 pub mod fail;
+pub mod log;
 pub mod net;
 pub mod scan;
 pub mod status;

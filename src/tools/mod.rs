@@ -10,6 +10,7 @@ pub mod envdir;
 pub mod envuidgid;
 pub mod fghack;
 pub mod install;
+pub mod multilog;
 pub mod pgrphack;
 pub mod readproctitle;
 pub mod setlock;
@@ -18,6 +19,7 @@ pub mod softlimit;
 pub mod spawn_fcgi;
 pub mod supervise;
 pub mod svc;
+pub mod svlogd;
 pub mod svok;
 pub mod svscan;
 pub mod svscanboot;
@@ -70,6 +72,8 @@ pub static TOOLS: &[Tool] = &[
     },
     Tool { name: "chpst", main: chpst::main, summary: "change process state (runit)" },
     // Logging.
+    Tool { name: "multilog", main: multilog::main, summary: "log stdin to rotated directories" },
+    Tool { name: "svlogd", main: svlogd::main, summary: "runit's logger, settings in DIR/config" },
     Tool { name: "tai64n", main: tai64n::main, summary: "put a TAI64N time stamp on every line" },
     Tool {
         name: "tai64nlocal",
