@@ -1,145 +1,392 @@
-//! svlogd on tend's log engine, compared with runit's svlogd on the same
-//! input; UDP copies to a loopback collector.
+//! svlogd against runit's own svlogd: same input, same config, same files.
 
 mod common;
 
 use std::fs;
-use std::io::Write;
-use std::net::UdpSocket;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::*;
+use common::{Spawned, output_with_input, tool, wait_for};
 
-fn run_svlogd(program: Option<&Path>, args: &[&str], cwd: &Path, input: &[u8]) -> i32 {
-    let mut cmd = match program {
-        Some(p) => Command::new(p),
-        None => tool("svlogd"),
-    };
-    cmd.args(args).current_dir(cwd);
-    cmd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null());
-    let mut child = cmd.spawn().unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(input).unwrap();
-    drop(stdin);
-    child.wait().unwrap().code().unwrap_or(-1)
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn ours() -> Command {
+    tool("svlogd")
 }
 
-/// Drop `YYYY-MM-DD_HH:MM:SS.xxxxx ` stamps at line starts, checking them.
-fn unstamp(text: &[u8]) -> String {
-    let mut out = String::new();
-    for line in String::from_utf8(text.to_vec()).unwrap().split_inclusive('\n') {
-        let b = line.as_bytes();
-        assert!(b.len() > 26 && b[10] == b'_' && b[19] == b'.' && b[25] == b' ', "{line}");
-        out.push_str(&line[26..]);
+fn run_in(mut cmd: Command, cwd: &Path, args: &[&str], input: &[u8]) -> Output {
+    cmd.current_dir(cwd).args(args);
+    output_with_input(cmd, input, LIMIT)
+}
+
+/// Two fresh directories, each with log directories `names` holding
+/// `config`.
+fn pair(names: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("ours");
+    let b = tmp.path().join("theirs");
+    for base in [&a, &b] {
+        for (name, config) in names {
+            fs::create_dir_all(base.join(name)).unwrap();
+            fs::write(base.join(name).join("config"), config).unwrap();
+        }
+    }
+    (tmp, a, b)
+}
+
+fn archived(dir: &Path) -> Vec<PathBuf> {
+    let mut names: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with('@'))
+        .collect();
+    names.sort();
+    names
+}
+
+fn all_of(dir: &Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    for f in archived(dir) {
+        out.extend(fs::read(f).unwrap());
+    }
+    out.extend(fs::read(dir.join("current")).unwrap_or_default());
+    out
+}
+
+fn mode(path: &Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+/// Check and remove 26-byte stamps of the given kind (1: TAI64N, 2: `_`,
+/// 3: `T`).
+fn strip(text: &[u8], kind: u8) -> Vec<u8> {
+    let mut out = Vec::new();
+    for line in text.split_inclusive(|&b| b == b'\n') {
+        let stamp = std::str::from_utf8(&line[..26]).unwrap();
+        match kind {
+            1 => assert!(
+                stamp.starts_with('@') && stamp[1..25].bytes().all(|b| b.is_ascii_hexdigit())
+            ),
+            _ => {
+                let sep = if kind == 2 { '_' } else { 'T' };
+                let b = stamp.as_bytes();
+                assert_eq!(b[10] as char, sep, "{stamp}");
+                assert_eq!(
+                    (b[4], b[7], b[13], b[16], b[19]),
+                    (b'-', b'-', b':', b':', b'.'),
+                    "{stamp}"
+                );
+                assert!(stamp[20..25].bytes().all(|b| b.is_ascii_digit()), "{stamp}");
+            }
+        }
+        assert_eq!(line[25], b' ');
+        out.extend_from_slice(&line[26..]);
     }
     out
 }
 
-fn logs(dir: &Path) -> (Vec<u8>, Vec<String>) {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.starts_with('@'))
-        .collect();
-    names.sort();
-    let mut data = Vec::new();
-    for n in &names {
-        data.extend(fs::read(dir.join(n)).unwrap());
+#[test]
+fn config_selection_prefix_alerts_like_runit() {
+    let theirs = require_debian!("svlogd");
+    let dirs = [
+        ("one", "s4096\nn3\n-*b*\ne*x*\np>>\n"),
+        ("two", "# all, alerts for E\n-*\n+a+b\n+*z*\nE*\n"),
+    ];
+    let (_tmp, a, b) = pair(&dirs);
+    let mut input = b"abc\nxyz\nplain\n\x01ctl\tTab\nab\nabbb\naaab\n".to_vec();
+    input.extend(std::iter::repeat_n(b'x', 1500));
+    input.extend_from_slice(b"\nx\nlast");
+    let input = &input[..];
+    for (t, kind) in [("-t", 1u8), ("-tt", 2), ("-ttt", 3)] {
+        let args = [t, "-r", "#", "one", "two"];
+        let ours_out = run_in(ours(), &a, &args, input);
+        let theirs_out = run_in(Command::new(&theirs), &b, &args, input);
+        assert_eq!(ours_out.status.code(), Some(0));
+        assert_eq!(theirs_out.status.code(), Some(0));
+        assert_eq!(strip(&ours_out.stderr, kind), strip(&theirs_out.stderr, kind), "alerts {t}");
+        for name in ["one", "two"] {
+            let ours_log = fs::read(a.join(name).join("current")).unwrap();
+            let theirs_log = fs::read(b.join(name).join("current")).unwrap();
+            assert_eq!(strip(&ours_log, kind), strip(&theirs_log, kind), "{name} {t}");
+            assert_eq!(mode(&a.join(name).join("current")), mode(&b.join(name).join("current")));
+            fs::remove_file(a.join(name).join("current")).unwrap();
+            fs::remove_file(b.join(name).join("current")).unwrap();
+        }
     }
-    data.extend(fs::read(dir.join("current")).unwrap_or_default());
-    (data, names)
 }
 
 #[test]
-fn same_results_as_runit_svlogd() {
-    let debian = require_debian!("svlogd");
+fn replacement_like_runit() {
+    let theirs = require_debian!("svlogd");
+    let (_tmp, a, b) = pair(&[("main", "")]);
+    let input = b"a\x01b\x7fc\xc3\xa9d\te:f\n";
+    for args in [&["-R", "b:", "main"][..], &["-r", "#", "-R", "b", "main"], &["main"]] {
+        run_in(ours(), &a, args, input);
+        run_in(Command::new(&theirs), &b, args, input);
+        let ours_log = fs::read(a.join("main/current")).unwrap();
+        assert_eq!(ours_log, fs::read(b.join("main/current")).unwrap(), "{args:?}");
+        fs::remove_file(a.join("main/current")).unwrap();
+        fs::remove_file(b.join("main/current")).unwrap();
+    }
+}
+
+fn rotation_input() -> Vec<u8> {
     let mut input = Vec::new();
-    for i in 0..2000 {
-        let kind = if i % 5 == 0 { "error" } else { "info" };
-        writeln!(input, "{kind} {i} {}", "y".repeat(i % 40)).unwrap();
+    let lens = [0usize, 5, 50, 120, 300, 1500, 77, 9];
+    for i in 0..400 {
+        input.extend_from_slice(format!("{i} ").as_bytes());
+        input.extend(std::iter::repeat_n(b'y', lens[i % lens.len()]));
+        input.push(b'\n');
     }
-    let mut results = Vec::new();
-    for program in [Some(debian.as_path()), None] {
-        let tmp = tempfile::tempdir().unwrap();
-        for (dir, config) in [("sel", "-*\n+*error*\npPFX:\n"), ("small", "s4096\nn3\n")] {
-            fs::create_dir(tmp.path().join(dir)).unwrap();
-            fs::write(tmp.path().join(dir).join("config"), config).unwrap();
+    input.extend_from_slice(b"end\n");
+    input
+}
+
+#[test]
+fn rotation_like_runit() {
+    let theirs = require_debian!("svlogd");
+    let (_tmp, a, b) = pair(&[("all", "s4096\nn0\n"), ("few", "s4096\nn3\n")]);
+    let input = rotation_input();
+    for args in [&["all", "few"][..], &["-l", "100", "all", "few"]] {
+        let slack = if args.len() == 4 { 100 } else { 1000 };
+        run_in(ours(), &a, args, &input);
+        run_in(Command::new(&theirs), &b, args, &input);
+        for base in [&a, &b] {
+            assert_eq!(all_of(&base.join("all")), input, "{}", base.display());
+            assert_eq!(archived(&base.join("few")).len(), 3, "{}", base.display());
+            assert!(input.ends_with(&all_of(&base.join("few"))));
         }
-        assert_eq!(run_svlogd(program, &["-tt", "sel", "small"], tmp.path(), &input), 0);
-        let (sel, sel_names) = logs(&tmp.path().join("sel"));
-        assert!(sel_names.is_empty());
-        let (small, names) = logs(&tmp.path().join("small"));
-        assert_eq!(names.len(), 3, "n3 keeps three old files: {names:?}");
-        for n in &names {
-            assert!(n.len() == 27 && n.ends_with(".s"));
-            let meta = fs::metadata(tmp.path().join("small").join(n)).unwrap();
-            assert_eq!(meta.permissions().mode() & 0o777, 0o744);
-            assert!(meta.len() <= 4096);
+        for f in archived(&a.join("all")) {
+            let data = fs::read(&f).unwrap();
+            assert!(data.len() <= 4096);
+            if data.len() < 4096 {
+                assert!(
+                    data.len() >= 4096 - slack && data.ends_with(b"\n"),
+                    "{} bytes",
+                    data.len()
+                );
+            }
+            assert_eq!(mode(&f), 0o744);
+            assert!(f.to_string_lossy().ends_with(".s"));
         }
-        let current = tmp.path().join("small/current");
-        assert_eq!(fs::metadata(current).unwrap().permissions().mode() & 0o777, 0o744);
-        let small = unstamp(&small);
-        let text = String::from_utf8(input.clone()).unwrap();
-        assert!(text.ends_with(&small) && text[..text.len() - small.len()].ends_with('\n'));
-        results.push(unstamp(&sel));
+        let sizes = |dir: &Path| -> Vec<usize> {
+            archived(dir).iter().map(|f| fs::read(f).unwrap().len()).collect()
+        };
+        assert_eq!(sizes(&a.join("all")), sizes(&b.join("all")), "{args:?}");
+        for base in [&a, &b] {
+            for dir in ["all", "few"] {
+                for f in fs::read_dir(base.join(dir)).unwrap() {
+                    let f = f.unwrap().path();
+                    if f.file_name().unwrap() != "config" {
+                        fs::remove_file(f).unwrap();
+                    }
+                }
+            }
+        }
     }
-    assert!(results[0].lines().count() == 400);
-    assert!(results[0].starts_with("PFX:error 0 \n"));
-    assert_eq!(results[1], results[0]);
 }
 
 #[test]
-fn udp_copies_reach_a_loopback_collector() {
-    let collector = UdpSocket::bind("127.0.0.1:0").unwrap();
-    collector.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let port = collector.local_addr().unwrap().port();
+fn errors_like_runit() {
+    let theirs = require_debian!("svlogd");
     let tmp = tempfile::tempdir().unwrap();
-    for (dir, config) in [
-        ("both", format!("U127.0.0.1:{port}\npB:\n")),
-        ("only", format!("u127.0.0.1:{port}\n-*\n+*two*\npO:\n")),
-    ] {
-        fs::create_dir(tmp.path().join(dir)).unwrap();
-        fs::write(tmp.path().join(dir).join("config"), config).unwrap();
+    fs::create_dir(tmp.path().join("main")).unwrap();
+    for args in [&[][..], &["-x", "main"], &["nodir"], &["-r", "ab", "main"]] {
+        let ours_out = run_in(ours(), tmp.path(), args, b"");
+        let theirs_out = run_in(Command::new(&theirs), tmp.path(), args, b"");
+        assert_eq!(ours_out.status.code(), theirs_out.status.code(), "{args:?}");
+        // runit prints its argv[0] in the usage line.
+        let theirs_text =
+            String::from_utf8_lossy(&theirs_out.stderr).replace("/usr/bin/svlogd", "svlogd");
+        assert_eq!(String::from_utf8_lossy(&ours_out.stderr), theirs_text, "{args:?}");
     }
-    assert_eq!(run_svlogd(None, &["both", "only"], tmp.path(), b"one\ntwo\n"), 0);
-    let mut got = Vec::new();
-    let mut buf = [0u8; 2048];
-    for _ in 0..3 {
-        let (n, _) = collector.recv_from(&mut buf).expect("a UDP packet");
-        got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
-    }
-    got.sort();
-    assert_eq!(got, ["B:one\n", "B:two\n", "O:two\n"]);
-    assert_eq!(fs::read_to_string(tmp.path().join("both/current")).unwrap(), "B:one\nB:two\n");
-    assert_eq!(fs::read_to_string(tmp.path().join("only/current")).unwrap(), "");
+    // A locked directory is skipped with a warning.
+    let mut cmd = ours();
+    cmd.current_dir(tmp.path()).arg("main").stdin(Stdio::piped());
+    let mut first = Spawned::start(cmd);
+    // Our logger opens `current` only once it holds the lock.
+    wait_for(LIMIT, "the first logger to hold the lock", || {
+        tmp.path().join("main/current").exists()
+    });
+    let ours_out = run_in(ours(), tmp.path(), &["main"], b"x\n");
+    let theirs_out = run_in(Command::new(&theirs), tmp.path(), &["main"], b"x\n");
+    assert_eq!(ours_out.status.code(), Some(111));
+    assert_eq!(ours_out.stderr, theirs_out.stderr);
+    drop(first.child.stdin.take());
+    assert!(first.wait_within(LIMIT).unwrap().success());
 }
 
 #[test]
-fn usage_without_a_directory() {
-    let out = run_tool("svlogd", ["-tt"]);
-    assert_eq!(out.status.code(), Some(111));
-    assert!(String::from_utf8_lossy(&out.stderr).starts_with("usage: svlogd"));
-}
-
-#[test]
-fn config_t_rotates_an_old_current() {
+fn sighup_rereads_config() {
+    use std::io::Write;
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("log");
-    fs::create_dir(&dir).unwrap();
-    fs::write(dir.join("config"), "t1\n").unwrap();
-    let mut cmd = tool("svlogd");
-    cmd.arg("log").current_dir(tmp.path()).stdin(Stdio::piped());
-    let mut logger = Spawned::start(cmd);
-    let mut stdin = logger.child.stdin.take().unwrap();
-    stdin.write_all(b"old news\n").unwrap();
-    stdin.flush().unwrap();
-    wait_for(Duration::from_secs(10), "rotation after t1", || logs(&dir).1.len() == 1);
-    let (data, names) = logs(&dir);
-    assert_eq!(data, b"old news\n");
-    assert_eq!(fs::read(dir.join(&names[0])).unwrap(), b"old news\n");
+    let main = tmp.path().join("main");
+    fs::create_dir(&main).unwrap();
+    fs::write(main.join("config"), "pA:\n").unwrap();
+    let mut cmd = ours();
+    cmd.current_dir(tmp.path()).arg("main").stdin(Stdio::piped());
+    let mut log = Spawned::start(cmd);
+    let mut stdin = log.child.stdin.take().unwrap();
+    stdin.write_all(b"one\n").unwrap();
+    wait_for(LIMIT, "the first line", || {
+        fs::read(main.join("current")).is_ok_and(|c| c == b"A:one\n")
+    });
+    fs::write(main.join("config"), "pB:\n-*skip*\n").unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(log.pid() as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .unwrap();
+    // SIGHUP is taken at once while svlogd waits for input.
+    std::thread::sleep(Duration::from_millis(300));
+    stdin.write_all(b"two\nskip me\n").unwrap();
     drop(stdin);
-    assert_eq!(logger.wait_within(Duration::from_secs(10)).unwrap().code(), Some(0));
+    assert!(log.wait_within(LIMIT).unwrap().success());
+    assert_eq!(fs::read(main.join("current")).unwrap(), b"A:one\nB:two\n");
+}
+
+#[test]
+fn max_age_rotates_an_idle_current() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let main = tmp.path().join("main");
+    fs::create_dir(&main).unwrap();
+    fs::write(main.join("config"), "t1\n").unwrap();
+    let mut cmd = ours();
+    cmd.current_dir(tmp.path()).arg("main").stdin(Stdio::piped());
+    let mut log = Spawned::start(cmd);
+    let mut stdin = log.child.stdin.take().unwrap();
+    stdin.write_all(b"old\n").unwrap();
+    wait_for(Duration::from_secs(10), "the idle current rotated", || archived(&main).len() == 1);
+    assert_eq!(fs::read(&archived(&main)[0]).unwrap(), b"old\n");
+    // An empty current is not rotated.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(archived(&main).len(), 1);
+    drop(stdin);
+    assert!(log.wait_within(LIMIT).unwrap().success());
+}
+
+#[test]
+fn udp_like_runit() {
+    let theirs = require_debian!("svlogd");
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let mut input = b"hello\nskip this\nworld\n".to_vec();
+    input.extend(std::iter::repeat_n(b'L', 1500));
+    input.push(b'\n');
+    let input = &input[..];
+    for only in [false, true] {
+        let letter = if only { 'U' } else { 'u' };
+        let config = format!("{letter}127.0.0.1:{port}\npX:\n-skip*\n");
+        let (_tmp, a, b) = pair(&[("main", &config)]);
+        let mut got = Vec::new();
+        for (program, base) in [(ours(), &a), (Command::new(&theirs), &b)] {
+            run_in(program, base, &["-tt", "main"], input);
+            let mut grams = Vec::new();
+            for _ in 0..3 {
+                let mut buf = [0u8; 2000];
+                let n = sock.recv(&mut buf).expect("a datagram");
+                grams.extend(strip(&buf[..n], 2));
+            }
+            let current = fs::read(base.join("main/current")).unwrap();
+            got.push((grams, strip(&current, 2)));
+        }
+        assert_eq!(got[0], got[1], "{letter}");
+        assert!(got[0].0.starts_with(b"X:hello\nX:world\nX:LLL"));
+        assert!(got[0].0.ends_with(b"LLL...\n"));
+        assert_eq!(got[0].1.is_empty(), only);
+    }
+}
+
+/// Files of a log directory other than `config` and `pending`: name (with
+/// the stamp blanked), mode and contents.
+fn listing(dir: &Path) -> Vec<(String, u32, Vec<u8>)> {
+    let mut out: Vec<(String, u32, Vec<u8>)> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !["config", "pending"].contains(&&*p.file_name().unwrap().to_string_lossy()))
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            let name = if name.starts_with('@') { format!("@T{}", &name[25..]) } else { name };
+            (name, mode(&p), fs::read(&p).unwrap())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn processor_like_runit() {
+    let theirs = require_debian!("svlogd");
+    let (_tmp, a, b) = pair(&[("main", "s4096\n!tr a-z A-Z; echo st >&5\n")]);
+    let mut input = Vec::new();
+    for i in 0..200 {
+        input.extend_from_slice(format!("line {i} abcdefghijklmnopqrstuvwxyz\n").as_bytes());
+    }
+    run_in(ours(), &a, &["main"], &input);
+    run_in(Command::new(&theirs), &b, &["main"], &input);
+    let ours_files = listing(&a.join("main"));
+    assert_eq!(ours_files, listing(&b.join("main")));
+    assert!(ours_files.iter().any(|(name, _, _)| name.ends_with(".s")));
+    assert!(ours_files.iter().any(|(name, _, data)| name == "state" && data == b"st\n"));
+}
+
+#[test]
+fn small_sizes_like_runit() {
+    let theirs = require_debian!("svlogd");
+    let input: Vec<u8> = (1..=1000).flat_map(|i| format!("{i}\n").into_bytes()).collect();
+    for size in [100, 1500, 2500] {
+        let (_tmp, a, b) = pair(&[("main", &format!("s{size}\nn0\n"))]);
+        run_in(ours(), &a, &["main"], &input);
+        run_in(Command::new(&theirs), &b, &["main"], &input);
+        let sizes = |dir: &Path| -> Vec<usize> {
+            archived(dir).iter().map(|f| fs::read(f).unwrap().len()).collect()
+        };
+        assert_eq!(all_of(&a.join("main")), input);
+        assert_eq!(sizes(&a.join("main")), sizes(&b.join("main")), "s{size}");
+    }
+}
+
+/// `N`: on a full disk, old files are removed (oldest first, down to N)
+/// instead of pausing.
+#[test]
+fn full_disk_removes_old_files_down_to_n() {
+    require_root!();
+    let tmp = tempfile::tempdir().unwrap();
+    let mnt = tmp.path().join("small");
+    fs::create_dir(&mnt).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: cannot mount a tmpfs here");
+        return;
+    }
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(mnt.clone());
+    let main = mnt.join("main");
+    fs::create_dir(&main).unwrap();
+    fs::write(main.join("config"), "N1\nn0\n").unwrap();
+    for i in 1..=3 {
+        fs::write(main.join(format!("@40000000000000000000000{i}.s")), vec![b'o'; 60 * 1024])
+            .unwrap();
+    }
+    let input: Vec<u8> =
+        (0..1500).flat_map(|i| format!("{i:05} {}\n", "y".repeat(93)).into_bytes()).collect();
+    let out = run_in(ours(), &mnt, &["main"], &input);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(fs::read(main.join("current")).unwrap(), input);
+    let left = archived(&main);
+    assert_eq!(left.len(), 1);
+    assert!(left[0].to_string_lossy().ends_with("3.s"));
 }

@@ -1,355 +1,432 @@
-//! The I/O half for one log directory: `lock`, `current`, rotation with
-//! fsync, the processor, old-file removal, and writes that are retried
-//! (never dropped, never repeated) when the disk is full or a write fails.
+//! A log directory on disk: `lock`, `current`, rotation into `@TAI64N.s`,
+//! recovery of an unfinished `current` as `@TAI64N.u`, the `!processor`,
+//! and writes that pause and retry instead of losing or doubling bytes.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::thread::sleep;
 use std::time::Duration;
 
 use nix::fcntl::{Flock, FlockArg};
 
-use super::script::{self, DirSpec, Stamper};
+use super::engine::excess;
+use super::script::DirSpec;
 use crate::errstr;
-use crate::fail::{Context, Failure};
+use crate::fail::Failure;
+use crate::tai64::Tai64N;
 
-/// How long to wait before retrying a failed write, rename or processor.
-pub const RETRY: Duration = Duration::from_secs(5);
-
-/// Run `op` until it succeeds, warning about each failure and pausing.
-pub fn retry<T>(tool: &str, what: &str, mut op: impl FnMut() -> io::Result<T>) -> T {
-    loop {
-        match op() {
-            Ok(v) => return v,
-            Err(err) => {
-                let msg = format!(
-                    "{tool}: warning: unable to {what}, pausing: {}\n",
-                    errstr::io_str(&err)
-                );
-                let _ = io::stderr().write_all(msg.as_bytes());
-                std::thread::sleep(RETRY);
-            }
-        }
-    }
+/// Print `PROG: warning: MESSAGE: REASON` on stderr.
+pub fn warn(prog: &str, what: &str, err: &io::Error) {
+    let line = format!("{prog}: warning: {what}: {}\n", errstr::io_str(err));
+    let _ = io::stderr().write_all(line.as_bytes());
 }
 
-/// An open log directory.
+/// One open log directory.
 pub struct LogDir {
     pub spec: DirSpec,
-    tool: &'static str,
-    /// How many `@` files to keep: `n - 1` for multilog, `n` for svlogd.
-    keep: usize,
-    /// When `current` was opened (for svlogd's `t`).
-    pub opened: std::time::Instant,
+    /// The name printed in messages, as given on the command line.
+    name: String,
+    prog: &'static str,
     _lock: Flock<File>,
     current: File,
-    /// Size of `current` including what is buffered in `out`.
-    pub bytes: u64,
-    /// Size of `current` on disk.
-    pub written: u64,
-    /// Output not yet written to `current`.
-    pub out: Vec<u8>,
-    note: Option<File>,
-}
-
-fn now_stamp() -> [u8; 26] {
-    let t = crate::tai64::Tai64N::now();
-    let mut out = [0; 26];
-    Stamper::default().stamp(t.secs, t.nanos, &mut out);
-    out
-}
-
-fn is_complete(path: &Path) -> Option<bool> {
-    fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o100 != 0)
+    /// When `current` was begun (for svlogd's maximum age).
+    pub begun: std::time::Instant,
 }
 
 impl LogDir {
-    /// Lock the directory, recover what a previous logger left, and open
-    /// `current` for appending.
-    pub fn open(spec: DirSpec, tool: &'static str) -> Result<LogDir, Failure> {
-        let dir = spec.path.clone();
-        let shown = dir.display().to_string();
-        // As daemontools: make the directory if need be, then use it.
-        let _ = fs::DirBuilder::new().mode(0o700).create(&dir);
-        fs::read_dir(&dir).or_fail(format!("open directory {shown}"))?;
-        let lock = OpenOptions::new()
-            .create(true)
+    /// Create the directory if needed and lock it. `current` is not yet
+    /// looked at: call [`LogDir::start`] (after any exactly-once recovery).
+    pub fn lock(spec: &DirSpec, prog: &'static str) -> Result<LogDir, Failure> {
+        let name = spec.path.display().to_string();
+        match fs::DirBuilder::new().mode(0o700).create(&spec.path) {
+            Ok(()) => {}
+            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(err) => return Err(Failure::sys(format!("create directory {name}"), &err)),
+        }
+        Self::lock_existing(spec, prog)
+    }
+
+    /// Lock an existing directory (svlogd does not create them). The error
+    /// is the message svlogd prints as a warning.
+    pub fn lock_existing(spec: &DirSpec, prog: &'static str) -> Result<LogDir, Failure> {
+        let name = spec.path.display().to_string();
+        if let Err(err) = fs::read_dir(&spec.path) {
+            return Err(Failure::sys(format!("open log directory: {name}"), &err));
+        }
+        let lock_file = OpenOptions::new()
             .append(true)
-            .mode(0o600)
-            .open(dir.join("lock"))
-            .or_fail(format!("open {shown}/lock"))?;
-        let lock = Flock::lock(lock, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| {
-            Failure::sys(format!("lock directory {shown}"), &io::Error::from(e))
-        })?;
-        let keep = if tool == "svlogd" { spec.num } else { spec.num.saturating_sub(1) };
-        let d = LogDir {
-            spec,
-            tool,
-            keep,
-            opened: std::time::Instant::now(),
-            _lock: lock,
-            current: File::open("/dev/null").or_fail("open /dev/null")?,
-            bytes: 0,
-            written: 0,
-            out: Vec::with_capacity(1 << 17),
-            note: None,
-        };
-        if tool == "multilog" && !d.path("state").exists() {
-            let state = d.path("state");
-            let what = format!("create {}", d.what("state"));
-            retry(tool, &what, || File::create(&state).map(drop));
-        }
-        Ok(d)
-    }
-
-    /// Recover what a previous logger left and open `current`: a complete
-    /// `current` (mode 0744) is appended to; an incomplete one (the logger
-    /// died) becomes `@TAI64N.u`, as in daemontools.
-    pub fn start(&mut self) {
-        self.recover();
-        self.open_current();
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.spec.path.join(name)
-    }
-
-    fn what(&self, name: &str) -> String {
-        format!("{}/{name}", self.spec.path.display())
-    }
-
-    fn recover(&mut self) {
-        match is_complete(&self.path("processed")) {
-            Some(true) => {
-                let _ = fs::remove_file(self.path("previous"));
-                self.finish("processed", 's');
-            }
-            Some(false) => {
-                let _ = fs::remove_file(self.path("processed"));
-            }
-            None => {}
-        }
-        if is_complete(&self.path("previous")) == Some(true) && self.spec.processor.is_some() {
-            self.process();
-        }
-        if is_complete(&self.path("current")) == Some(false) {
-            self.finish("current", 'u');
-        }
-    }
-
-    fn open_current(&mut self) {
-        let path = self.path("current");
-        let what = format!("open {}", self.what("current"));
-        self.current = retry(self.tool, &what, || {
-            let f = OpenOptions::new().append(true).create(true).mode(0o644).open(&path)?;
-            f.set_permissions(fs::Permissions::from_mode(0o644))?;
-            Ok(f)
-        });
-        self.opened = std::time::Instant::now();
-        self.written = self.current.metadata().map(|m| m.len()).unwrap_or(0);
-        self.bytes = self.written;
-    }
-
-    /// Rename `name` to a fresh `@TAI64N.code`, then remove old files.
-    fn finish(&mut self, name: &str, code: char) {
-        let from = self.path(name);
-        let what = format!("rename {}", self.what(name));
-        retry(self.tool, &what, || {
-            let to = self.path(&script::finished_name(&now_stamp(), code));
-            fs::rename(&from, to)
-        });
-        self.remove_old();
-    }
-
-    fn remove_old(&self) {
-        let names: Vec<String> = match fs::read_dir(&self.spec.path) {
-            Ok(rd) => rd.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect(),
-            Err(_) => return,
-        };
-        for name in script::to_delete(names, self.keep) {
-            let _ = fs::remove_file(self.path(&name));
-        }
-    }
-
-    /// `current` on disk is complete (mode 0744): rotate it.
-    fn finish_current_file(&mut self) {
-        if self.spec.processor.is_some() {
-            let (from, to) = (self.path("current"), self.path("previous"));
-            let what = format!("rename {}", self.what("current"));
-            retry(self.tool, &what, || fs::rename(&from, &to));
-            self.process();
-        } else {
-            self.finish("current", 's');
-        }
-    }
-
-    /// Run the processor on `previous` until it succeeds.
-    fn process(&mut self) {
-        let prog = self.spec.processor.clone().unwrap_or_default();
-        loop {
-            match self.run_processor(&prog) {
-                Ok(()) => break,
-                Err(err) => {
-                    let msg = format!(
-                        "{}: warning: processor failed, pausing: {}: {}\n",
-                        self.tool,
-                        self.spec.path.display(),
-                        err
-                    );
-                    let _ = io::stderr().write_all(msg.as_bytes());
-                    std::thread::sleep(RETRY);
-                }
-            }
-        }
-        let _ = fs::rename(self.path("newstate"), self.path("state"));
-        let _ = fs::remove_file(self.path("previous"));
-        self.finish("processed", 's');
-    }
-
-    fn run_processor(&self, prog: &str) -> io::Result<()> {
-        let input = File::open(self.path("previous"))?;
-        let output = OpenOptions::new()
-            .write(true)
             .create(true)
-            .truncate(true)
-            .mode(0o644)
-            .open(self.path("processed"))?;
-        // fd 4 = state, fd 5 = newstate, set up by the shell itself.
-        let text = format!("exec 4<state 5>newstate || exit 111\n{prog}");
-        let status = Command::new("/bin/sh")
-            .arg("-c")
-            .arg(text)
-            .current_dir(&self.spec.path)
-            .stdin(Stdio::from(input))
-            .stdout(Stdio::from(output.try_clone()?))
-            .status()?;
-        if !status.success() {
-            return Err(io::Error::other(format!("exit status {status}")));
-        }
-        output.sync_all()?;
-        output.set_permissions(fs::Permissions::from_mode(0o744))?;
-        Ok(())
+            .mode(0o600)
+            .open(spec.path.join("lock"))
+            .map_err(|err| Failure::sys(format!("open {name}/lock"), &err))?;
+        let lock = Flock::lock(lock_file, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| {
+            let sep = if prog == "svlogd" { ":" } else { "" };
+            Failure::temporary(format!(
+                "unable to lock directory{sep} {name}: {}",
+                errstr::nix_str(e)
+            ))
+        })?;
+        let current = open_current(&spec.path.join("current"))
+            .map_err(|err| Failure::sys(format!("open {name}/current"), &err))?;
+        Ok(LogDir {
+            spec: spec.clone(),
+            name,
+            prog,
+            _lock: lock,
+            current,
+            begun: std::time::Instant::now(),
+        })
     }
 
-    /// Write everything buffered to `current`, retrying failures; bytes
-    /// already written are never written again.
-    pub fn flush(&mut self) {
-        let mut done = 0;
-        while done < self.out.len() {
-            match self.current.write(&self.out[done..]) {
-                Ok(0) => self.pause("write to", &io::Error::from(io::ErrorKind::WriteZero)),
-                Ok(n) => {
-                    done += n;
-                    self.written += n as u64;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => self.pause("write to", &e),
+    fn path(&self, file: &str) -> PathBuf {
+        self.spec.path.join(file)
+    }
+
+    /// Size of `current` now.
+    pub fn current_len(&self) -> io::Result<u64> {
+        Ok(self.current.metadata()?.len())
+    }
+
+    /// Cut `current` back to `len` bytes (exactly-once recovery).
+    pub fn truncate_current(&self, len: u64) -> io::Result<()> {
+        self.current.set_len(len)
+    }
+
+    /// Start-up as multilog does it: finish an interrupted processor run,
+    /// keep a complete `current` (mode 0744) and append to it, save an
+    /// incomplete one as `@TAI64N.u`. Returns the size of `current`.
+    pub fn start(&mut self) -> Result<u64, Failure> {
+        if self.path("previous").exists() {
+            if self.spec.processor.is_some() {
+                self.process();
+            } else {
+                self.finish("previous", 'u');
             }
         }
-        self.out.clear();
-    }
-
-    fn pause(&self, what: &str, err: &io::Error) {
-        let msg = format!(
-            "{}: warning: unable to {what} {}, pausing: {}\n",
-            self.tool,
-            self.what("current"),
-            errstr::io_str(err)
-        );
-        let _ = io::stderr().write_all(msg.as_bytes());
-        std::thread::sleep(RETRY);
-    }
-
-    /// Flush, sync and mark `current` complete (mode 0744).
-    pub fn complete(&mut self) {
-        self.flush();
-        let what = format!("fsync {}", self.what("current"));
-        let cur = &self.current;
-        retry(self.tool, &what, || cur.sync_all());
-        let what = format!("set mode of {}", self.what("current"));
-        retry(self.tool, &what, || cur.set_permissions(fs::Permissions::from_mode(0o744)));
-    }
-
-    /// Finish `current` and start a new one.
-    pub fn rotate(&mut self) {
-        self.complete();
-        self.finish_current_file();
-        self.open_current();
-    }
-
-    // --- the pending note, for exactly-once reading from a pipe ---
-
-    fn note_file(&mut self) -> &File {
-        if self.note.is_none() {
-            let path = self.path("pending");
-            let what = format!("open {}", self.what("pending"));
-            let f = retry(self.tool, &what, || {
+        let _ = fs::remove_file(self.path("newstate"));
+        if self.path("processed").exists() {
+            let _ = fs::remove_file(self.path("processed"));
+        }
+        if (self.prog == "multilog" || self.spec.processor.is_some())
+            && !self.path("state").exists()
+        {
+            self.retry("create state", || {
                 OpenOptions::new()
-                    .read(true)
                     .write(true)
                     .create(true)
                     .truncate(false)
-                    .mode(0o600)
-                    .open(&path)
+                    .mode(0o644)
+                    .open(self.path("state"))
+                    .map(drop)
             });
-            self.note = Some(f);
         }
-        self.note.as_ref().unwrap()
-    }
-
-    /// Record, before writing, that `len` input bytes with `hash` are about
-    /// to be appended to `current` at its present size.
-    pub fn note_writing(&mut self, len: u64, hash: u64) {
-        let mut rec = [0u8; 25];
-        rec[0] = b'w';
-        rec[1..9].copy_from_slice(&self.written.to_be_bytes());
-        rec[9..17].copy_from_slice(&len.to_be_bytes());
-        rec[17..25].copy_from_slice(&hash.to_be_bytes());
-        let what = format!("write {}", self.what("pending"));
-        let tool = self.tool;
-        let f = self.note_file();
-        retry(tool, &what, || f.write_all_at(&rec, 0));
-    }
-
-    /// Record that the noted input was consumed.
-    pub fn note_done(&mut self) {
-        let what = format!("write {}", self.what("pending"));
-        let tool = self.tool;
-        let f = self.note_file();
-        retry(tool, &what, || f.write_all_at(b"d", 0));
-    }
-
-    /// The note left by a logger that died between writing and consuming:
-    /// (size of `current` before, input length, input hash).
-    pub fn unfinished_note(&mut self) -> Option<(u64, u64, u64)> {
-        let mut rec = [0u8; 25];
-        let n = self.note_file().read_at(&mut rec, 0).ok()?;
-        if n < 25 || rec[0] != b'w' {
-            return None;
+        let meta = self
+            .current
+            .metadata()
+            .map_err(|e| Failure::sys(format!("stat {}/current", self.name), &e))?;
+        if meta.nlink() > 1 {
+            // A rotation was cut short after the link: the `@` file has
+            // it all already.
+            self.retry("remove current", || fs::remove_file(self.path("current")));
+            self.current = self.reopen();
+        } else if meta.len() > 0 && meta.permissions().mode() & 0o100 == 0 {
+            // Unfinished: whoever wrote it died.
+            self.finish("current", 'u');
+            self.current = self.reopen();
         }
-        let get = |r: &[u8]| u64::from_be_bytes(r.try_into().unwrap());
-        Some((get(&rec[1..9]), get(&rec[9..17]), get(&rec[17..25])))
-    }
-
-    /// Undo a partial or complete write of input that is still unread:
-    /// cut `current` back to `size`.
-    pub fn truncate_to(&mut self, size: u64) {
-        let path = self.path("current");
-        let what = format!("truncate {}", self.what("current"));
-        retry(self.tool, &what, || match OpenOptions::new().write(true).open(&path) {
-            Ok(f) if f.metadata()?.len() > size => f.set_len(size),
-            Ok(_) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e),
+        self.retry("set permissions on current", || {
+            self.current.set_permissions(fs::Permissions::from_mode(0o644))
         });
+        self.fit();
+        self.current
+            .metadata()
+            .map(|m| m.len())
+            .map_err(|e| Failure::sys(format!("stat {}/current", self.name), &e))
+    }
+
+    /// Append `bytes` to `current`, pausing a second and retrying on
+    /// failure. `len` is the size of `current` before: after a failed write
+    /// `current` is cut back to the last good size, so nothing is doubled.
+    pub fn write(&mut self, bytes: &[u8], len: u64) {
+        let mut done = 0;
+        while done < bytes.len() {
+            match (&self.current).write(&bytes[done..]) {
+                Ok(0) => {
+                    self.pause_write(len + done as u64, &io::Error::from_raw_os_error(libc::ENOSPC))
+                }
+                Ok(n) => done += n,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => self.pause_write(len + done as u64, &err),
+            }
+        }
+    }
+
+    fn pause_write(&self, good: u64, err: &io::Error) {
+        let _ = self.current.set_len(good);
+        if err.raw_os_error() == Some(libc::ENOSPC) && self.spec.min > 0 && self.drop_oldest() {
+            return;
+        }
+        warn(self.prog, &format!("unable to write to {}/current, pausing", self.name), err);
+        sleep(Duration::from_secs(1));
+    }
+
+    /// svlogd's `N`: delete the oldest `@` file if more than `min` remain.
+    fn drop_oldest(&self) -> bool {
+        let names = self.names();
+        let keep = self.spec.min + 1;
+        match excess(&names, keep).first() {
+            Some(old) => {
+                use std::os::unix::ffi::OsStrExt;
+                let path = self.spec.path.join(std::ffi::OsStr::from_bytes(old));
+                let line =
+                    format!("{}: warning: disk full, removing {}\n", self.prog, path.display());
+                let _ = io::stderr().write_all(line.as_bytes());
+                fs::remove_file(path).is_ok()
+            }
+            None => false,
+        }
+    }
+
+    fn names(&self) -> Vec<Vec<u8>> {
+        use std::os::unix::ffi::OsStrExt;
+        match fs::read_dir(&self.spec.path) {
+            Ok(entries) => {
+                entries.filter_map(|e| e.ok()).map(|e| e.file_name().as_bytes().to_vec()).collect()
+            }
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Flush `current` to disk (data only).
+    pub fn sync_data(&self) {
+        self.retry("fsync current", || self.current.sync_data());
+    }
+
+    /// Mark `current` complete (mode 0744), as at exit.
+    pub fn close(&self) {
+        self.retry("fsync current", || self.current.sync_all());
+        self.retry("set permissions on current", || {
+            self.current.set_permissions(fs::Permissions::from_mode(0o744))
+        });
+    }
+
+    /// `current` is full: make it an `@` file (through the processor if
+    /// any) and start an empty one.
+    pub fn rotate(&mut self) {
+        self.begun = std::time::Instant::now();
+        self.close();
+        if self.spec.processor.is_some() && self.prog == "svlogd" {
+            self.process_runit();
+        } else if self.spec.processor.is_some() {
+            let (from, to) = (self.path("current"), self.path("previous"));
+            self.retry("rename current to previous", || fs::rename(&from, &to));
+            self.current = self.reopen();
+            self.process();
+        } else {
+            self.finish("current", 's');
+            self.current = self.reopen();
+        }
+        self.fit();
+    }
+
+    /// Run the processor on `previous` until it succeeds, then make
+    /// `processed` an `@` file and `newstate` the new `state`.
+    fn process(&self) {
+        self.run_processor("previous", "processed");
+        self.sync_output("processed");
+        let _ = fs::remove_file(self.path("previous"));
+        self.retry("rename newstate to state", || {
+            fs::rename(self.path("newstate"), self.path("state"))
+        });
+        self.finish("processed", 's');
+    }
+
+    /// runit's scheme: `current` becomes `@T.u`, the processor writes
+    /// `@T.t`, which becomes `@T.s`; `@T.u` is removed.
+    fn process_runit(&mut self) {
+        let Some(name) = self.finish("current", 'u') else {
+            self.current = self.reopen();
+            return;
+        };
+        self.current = self.reopen();
+        let stem = name.trim_end_matches(".u").to_string();
+        let (done, temp) = (format!("{stem}.s"), format!("{stem}.t"));
+        if !self.path("state").exists() {
+            let _ =
+                OpenOptions::new().append(true).create(true).mode(0o644).open(self.path("state"));
+        }
+        self.run_processor(&name, &temp);
+        self.sync_output(&temp);
+        self.retry(&format!("rename {temp} to {done}"), || {
+            fs::rename(self.path(&temp), self.path(&done))
+        });
+        let _ = fs::remove_file(self.path(&name));
+        self.retry("rename newstate to state", || {
+            fs::rename(self.path("newstate"), self.path("state"))
+        });
+    }
+
+    /// fsync the processor's output and `newstate`; the output is complete
+    /// (0744).
+    fn sync_output(&self, output: &str) {
+        self.retry(&format!("fsync {output}"), || {
+            let f = OpenOptions::new().append(true).open(self.path(output))?;
+            f.sync_all()?;
+            f.set_permissions(fs::Permissions::from_mode(0o744))
+        });
+        self.retry("fsync newstate", || {
+            OpenOptions::new()
+                .append(true)
+                .create(true)
+                .mode(0o644)
+                .open(self.path("newstate"))?
+                .sync_all()
+        });
+    }
+
+    /// Run `sh -c PROCESSOR` in the directory (input on stdin, output on
+    /// stdout, `state` on 4, `newstate` on 5) until it succeeds, every 5
+    /// seconds.
+    fn run_processor(&self, input_name: &str, output_name: &str) {
+        let processor = self.spec.processor.clone().unwrap_or_default();
+        let mut script = b"exec 4<state 5>newstate || exit 111\n".to_vec();
+        script.extend_from_slice(&processor);
+        use std::os::unix::ffi::OsStringExt;
+        let script = std::ffi::OsString::from_vec(script);
+        loop {
+            let ok = (|| -> io::Result<bool> {
+                let input = File::open(self.path(input_name))?;
+                let output = OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o644)
+                    .open(self.path(output_name))?;
+                let status = Command::new("/bin/sh")
+                    .arg("-c")
+                    .arg(&script)
+                    .current_dir(&self.spec.path)
+                    .stdin(Stdio::from(input))
+                    .stdout(Stdio::from(output))
+                    .status()?;
+                Ok(status.success())
+            })();
+            match ok {
+                Ok(true) => break,
+                Ok(false) => {
+                    let line = format!(
+                        "{}: warning: processor failed in {}, pausing\n",
+                        self.prog, self.name
+                    );
+                    let _ = io::stderr().write_all(line.as_bytes());
+                }
+                Err(err) => {
+                    warn(self.prog, &format!("unable to run processor in {}", self.name), &err)
+                }
+            }
+            let _ = fs::remove_file(self.path(output_name));
+            sleep(Duration::from_secs(5));
+        }
+    }
+
+    /// Give `file` a fresh `@TAI64N.CODE` name; the name, unless the file
+    /// was gone or archived already.
+    fn finish(&self, file: &str, code: char) -> Option<String> {
+        let from = self.path(file);
+        // Linked already by a run cut short before the unlink: do not
+        // archive it twice.
+        let linked = fs::metadata(&from).is_ok_and(|m| m.nlink() > 1);
+        let mut archived = None;
+        if !linked {
+            loop {
+                let mut name = b"@".to_vec();
+                name.extend_from_slice(&Tai64N::now().hex());
+                let name = format!("{}.{code}", String::from_utf8_lossy(&name));
+                match fs::hard_link(&from, self.path(&name)) {
+                    Ok(()) => {
+                        archived = Some(name);
+                        break;
+                    }
+                    Err(err) if err.kind() == io::ErrorKind::NotFound => return None,
+                    Err(err) if err.kind() == io::ErrorKind::AlreadyExists => continue,
+                    Err(err) => {
+                        warn(
+                            self.prog,
+                            &format!("unable to link {}/{file} to {name}, pausing", self.name),
+                            &err,
+                        );
+                        sleep(Duration::from_secs(1));
+                    }
+                }
+            }
+        }
+        self.retry(&format!("remove {file}"), || match fs::remove_file(&from) {
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        });
+        archived
+    }
+
+    fn reopen(&self) -> File {
+        let path = self.path("current");
+        loop {
+            match open_current(&path)
+                .and_then(|f| f.set_permissions(fs::Permissions::from_mode(0o644)).map(|()| f))
+            {
+                Ok(f) => return f,
+                Err(err) => {
+                    warn(
+                        self.prog,
+                        &format!("unable to open {}/current, pausing", self.name),
+                        &err,
+                    );
+                    sleep(Duration::from_secs(1));
+                }
+            }
+        }
+    }
+
+    /// Delete the oldest `@` files so at most n-1 remain.
+    fn fit(&self) {
+        let names: Vec<Vec<u8>> = match fs::read_dir(&self.spec.path) {
+            Ok(entries) => entries
+                .filter_map(|e| e.ok())
+                .map(|e| {
+                    use std::os::unix::ffi::OsStrExt;
+                    e.file_name().as_bytes().to_vec()
+                })
+                .collect(),
+            Err(err) => {
+                warn(self.prog, &format!("unable to read directory {}", self.name), &err);
+                return;
+            }
+        };
+        for old in excess(&names, self.spec.num) {
+            use std::os::unix::ffi::OsStrExt;
+            let path = self.spec.path.join(std::ffi::OsStr::from_bytes(old));
+            if let Err(err) = fs::remove_file(&path) {
+                warn(self.prog, &format!("unable to remove {}", path.display()), &err);
+            }
+        }
+    }
+
+    /// Repeat `op` every second until it works, warning each time.
+    fn retry(&self, what: &str, mut op: impl FnMut() -> io::Result<()>) {
+        while let Err(err) = op() {
+            warn(self.prog, &format!("unable to {what} in {}, pausing", self.name), &err);
+            sleep(Duration::from_secs(1));
+        }
+    }
+
+    /// Path of a file in the directory, for the exactly-once note.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path(name)
     }
 }
 
-/// Replace `path` with `text` (the `=FILE` action), as daemontools does:
-/// written in place from the start.
-pub fn write_status(path: &Path, text: &[u8]) -> io::Result<()> {
-    let f = OpenOptions::new().write(true).create(true).truncate(false).mode(0o644).open(path)?;
-    f.write_all_at(text, 0)
+fn open_current(path: &Path) -> io::Result<File> {
+    OpenOptions::new().append(true).create(true).mode(0o644).open(path)
 }

@@ -1,536 +1,762 @@
-//! The logger's main loop: read input, cut it into lines, run the script
-//! on each line, and write the selected lines to their directories.
+//! The per-line work of a logger, without I/O: selection, stamps, `e` and
+//! `=FILE` contents, and where each log directory must rotate.
 //!
-//! # Exactly once, even under SIGKILL
-//!
-//! When standard input is a pipe (as under svscan, which holds the pipe
-//! open across logger restarts), input is *peeked* with tee(2) into a
-//! private pipe: the bytes stay in the input pipe while they are stamped
-//! and written. A round is:
-//!
-//! 1. peek up to a pipe's worth of input; process the complete lines;
-//! 2. in every directory, write a note to `pending`: `w`, the size of
-//!    `current` before this round, the number N of input bytes the round
-//!    covers and a hash of them;
-//! 3. append the round's output to each `current`;
-//! 4. read (consume) exactly N bytes from the input pipe;
-//! 5. overwrite the note's first byte with `d` (done).
-//!
-//! Rotation happens only between rounds (after 5), so `current` is the
-//! same file throughout a round. A logger killed anywhere in 2-5 leaves a
-//! `w` note. Its successor peeks the head of the pipe: if at least N bytes
-//! are there and their hash matches, the round's input was not consumed
-//! (nobody else reads the pipe), so whatever reached `current` is cut back
-//! to the noted size and the round is done again: no loss, no duplicate.
-//! Otherwise the input was consumed after being completely written (step 4
-//! follows step 3), so it is kept and the note marked done. The one
-//! ambiguity is a kill between 4 and 5 followed by a next input of exactly
-//! the same N bytes: then one copy of that identical chunk is written once
-//! instead of twice. Data is in the page cache once write(2) returns, so a
-//! killed process loses nothing it wrote; `current` is fsynced before each
-//! rotation and at exit, as in daemontools.
-//!
-//! When standard input is not a pipe, input is read normally.
+//! The driver feeds input bytes; the engine appends the output for each
+//! directory to that directory's buffer and stops whenever a directory must
+//! rotate (full, or past its threshold at a line end) or a buffer is big
+//! enough to write. It never writes more than a directory's room, so a line
+//! longer than the room is split across files, as multilog does.
 
-use std::io::{self, Write};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use super::pattern::{HEAD, matches, sv_matches};
+use super::script::{Action, Script, Stamp};
+use crate::tai64::Tai64N;
 
-use nix::fcntl::{FcntlArg, OFlag, SpliceFFlags, fcntl};
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::signal::Signal;
+/// Bytes of `@` + 24 hex digits + space.
+pub const STAMP: usize = 26;
+/// Rotate at a line end once `current` holds at least size minus this.
+pub const SLACK: u64 = 2000;
+/// `e` prints at most this much of a line.
+pub const ALERT: usize = 200;
+/// A status file's exact size.
+pub const STATUS: usize = HEAD + 1;
 
-use super::dir::{self, LogDir};
-use super::script::{self, Action, HEAD, Script, Stamper};
-use crate::fail::{Context, Failure};
-use crate::sys::SelfPipe;
-
-const BUF: usize = 1 << 18;
-
-/// The running logger.
-pub struct Engine {
-    tool: &'static str,
-    script: Script,
-    dirs: Vec<LogDir>,
-    stamper: Stamper,
-    /// Per directory: is the line in progress selected? `None` at a line
-    /// start.
-    midline: Option<Vec<bool>>,
-    /// Latest `=FILE` contents per action, written at the end of a round.
-    status: Vec<Option<Vec<u8>>>,
-    alerts: Vec<u8>,
-    /// Directories to rotate at the end of the round.
-    rotate: Vec<bool>,
-    simple: bool,
-    selected: Vec<bool>,
-    /// Rotate at a line end once `current` is within this many bytes of
-    /// its size: 2000 for multilog, 0 for svlogd.
-    slack: u64,
-    udp: Option<std::net::UdpSocket>,
+/// The output state of one directory.
+#[derive(Debug, Clone)]
+pub struct Out {
+    /// Maximum size of `current`.
+    pub size: u64,
+    /// Bytes in `current` plus bytes buffered for it.
+    pub bytes: u64,
+    /// Rotate at a line end once `bytes` reaches `size - slack`.
+    pub slack: u64,
+    /// Bytes waiting to be written to `current`.
+    pub buf: Vec<u8>,
 }
 
-/// Cheap identification of a chunk of input: FNV-1a over its length and
-/// at most 4 KiB at each end.
-pub fn chunk_hash(data: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |b: u8| {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x100_0000_01b3);
-    };
-    for b in (data.len() as u64).to_be_bytes() {
-        eat(b);
+impl Out {
+    fn room(&self) -> u64 {
+        self.size.saturating_sub(self.bytes)
     }
-    let n = data.len();
-    if n <= 8192 {
-        data.iter().for_each(|&b| eat(b));
-    } else {
-        data[..4096].iter().chain(&data[n - 4096..]).for_each(|&b| eat(b));
-    }
-    h
 }
 
-/// What stopped `process` early.
-enum Stop {
-    /// Everything processable is processed.
+/// Why [`Engine::feed`] stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// Every byte was consumed.
     Done,
-    /// A directory must rotate before more is written.
+    /// Some directory must rotate now (see [`Engine::due`]); write the
+    /// buffers first.
     Rotate,
+    /// A buffer is big enough: write it.
+    Flush,
+}
+
+/// Where the engine is within a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// At the start of a line.
+    Start,
+    /// Collecting the head (stamp and first HEAD bytes) in `head`.
+    Head,
+    /// Head decided; `emitted` bytes of the stamped line are out.
+    Body,
+}
+
+/// The logger's line state.
+pub struct Engine {
+    actions: Vec<Action>,
+    stamp: Stamp,
+    match_stamp: bool,
+    svlogd: bool,
+    /// Bytes of the line (after the stamp) patterns see.
+    head_max: usize,
+    prefixes: Vec<Vec<u8>>,
+    /// svlogd: the line is selected for stderr.
+    alert_sel: bool,
+    /// The prefixes of this line went out already.
+    prefix_done: bool,
+    pub outs: Vec<Out>,
+    /// Pending bytes for stderr (`e`).
+    pub alerts: Vec<u8>,
+    /// New contents of each status file, set when it changed.
+    pub status: Vec<Option<Box<[u8; STATUS]>>>,
+    phase: Phase,
+    /// The current line's stamp and head, as far as known.
+    head: Vec<u8>,
+    /// Whether the head ended with the line (newline seen within it).
+    head_complete: bool,
+    /// Selected directories for the current line.
+    selected: Vec<bool>,
+    /// Bytes of `head` already appended to the selected directories.
+    emitted: usize,
+    /// Flush a buffer once it holds this much.
+    pub flush_at: usize,
+    /// svlogd's `-r`/`-R`: a byte map applied to line contents.
+    pub replace: Option<Box<[u8; 256]>>,
+    /// Datagrams to send: directory index and the stamped, prefixed line.
+    pub datagrams: Vec<(usize, Vec<u8>)>,
+    /// Per directory: (send by UDP, only by UDP).
+    udp: Vec<(bool, bool)>,
+    /// At end of input, complete a last line without newline (multilog)
+    /// rather than drop it (svlogd, when none of it went out yet).
+    pub complete_last: bool,
 }
 
 impl Engine {
-    pub fn new(tool: &'static str, script: Script) -> Result<Engine, Failure> {
-        let mut dirs = Vec::new();
-        for spec in script.dirs.clone() {
-            dirs.push(LogDir::open(spec, tool)?);
-        }
-        let simple = script.actions.iter().all(|a| matches!(a, Action::Dir(_)))
-            && script.dirs.iter().all(|d| d.udp.is_none());
-        let udp = if script.dirs.iter().any(|d| d.udp.is_some()) {
-            Some(std::net::UdpSocket::bind("0.0.0.0:0").or_fail("create UDP socket")?)
-        } else {
-            None
-        };
-        let n = dirs.len();
-        Ok(Engine {
-            tool,
-            status: vec![None; script.actions.len()],
-            script,
-            dirs,
-            stamper: Stamper::default(),
-            midline: None,
+    pub fn new(script: &Script) -> Engine {
+        Engine {
+            actions: script.actions.clone(),
+            stamp: script.stamp,
+            match_stamp: script.match_stamp,
+            svlogd: script.svlogd,
+            head_max: script.head,
+            prefixes: script.dirs.iter().map(|d| d.prefix.clone()).collect(),
+            alert_sel: false,
+            prefix_done: false,
+            outs: script
+                .dirs
+                .iter()
+                .map(|d| Out {
+                    size: if d.size == 0 { u64::MAX } else { d.size },
+                    bytes: 0,
+                    slack: d.slack,
+                    buf: Vec::with_capacity(1 << 16),
+                })
+                .collect(),
             alerts: Vec::new(),
-            rotate: vec![false; n],
-            simple,
-            selected: vec![false; n],
-            slack: if tool == "svlogd" { 0 } else { 2000 },
-            udp,
-        })
+            status: vec![None; script.status.len()],
+            phase: Phase::Start,
+            head: Vec::with_capacity(STAMP + script.head + 1),
+            head_complete: false,
+            selected: vec![false; script.dirs.len()],
+            emitted: 0,
+            flush_at: 1 << 18,
+            replace: None,
+            datagrams: Vec::new(),
+            udp: script.dirs.iter().map(|d| (d.udp.is_some(), d.udp_only)).collect(),
+            complete_last: true,
+        }
     }
 
-    /// Process lines of `data` (which starts at a line start, or inside the
-    /// line in progress); returns how many bytes were used.
-    fn process(&mut self, data: &[u8], eof: bool) -> (usize, Stop) {
+    /// Whether the engine is between lines.
+    pub fn at_line_start(&self) -> bool {
+        self.phase == Phase::Start
+    }
+
+    /// The selection of the line in progress, one bit per directory (for the
+    /// exactly-once note), or None at a line start.
+    pub fn line_state(&self) -> Option<Vec<bool>> {
+        (self.phase == Phase::Body).then(|| self.selected.clone())
+    }
+
+    /// Resume in the middle of a line whose head was decided (recovery).
+    pub fn resume_body(&mut self, selected: Vec<bool>) {
+        self.selected = selected;
+        self.head.clear();
+        self.emitted = 0;
+        self.prefix_done = true;
+        self.phase = Phase::Body;
+    }
+
+    /// Whether directory `i` must rotate before more is written to it.
+    pub fn due(&self, i: usize) -> bool {
+        let out = &self.outs[i];
+        out.bytes >= out.size || (self.phase == Phase::Start && out.bytes + out.slack >= out.size)
+    }
+
+    /// Directory `i` was rotated: `current` is empty again.
+    pub fn rotated(&mut self, i: usize) {
+        debug_assert!(self.outs[i].buf.is_empty());
+        self.outs[i].bytes = 0;
+    }
+
+    /// Consume input. `now` gives the hex stamp for a new line (called once
+    /// per line, at its first byte). Returns how much was consumed and why it
+    /// stopped.
+    pub fn feed(&mut self, input: &[u8], now: &mut dyn FnMut() -> Tai64N) -> (usize, Stop) {
         let mut pos = 0;
-        let mut head = Vec::new();
-        while pos < data.len() {
-            let rest = &data[pos..];
-            let nl = memchr(b'\n', rest);
-            if self.midline.is_none() {
-                let line_len = match nl {
-                    Some(i) => i,
-                    None if eof || rest.len() >= HEAD => rest.len(),
-                    None => return (pos, Stop::Done),
-                };
-                let mut stamp = [0u8; 32];
-                let slen = if self.script.stamp == script::StampKind::None {
-                    0
-                } else {
-                    let now = crate::tai64::Tai64N::now();
-                    self.stamper.stamp_kind(self.script.stamp, now.secs, now.nanos, &mut stamp)
-                };
-                let stamp = &stamp[..slen];
-                // Decide the selection for each directory.
-                if self.simple {
-                    self.selected.iter_mut().for_each(|s| *s = true);
-                } else {
-                    head.clear();
-                    if self.script.match_stamp {
-                        head.extend_from_slice(stamp);
+        loop {
+            match self.phase {
+                Phase::Start => {
+                    if pos == input.len() {
+                        return (pos, Stop::Done);
                     }
-                    let take = line_len.min(HEAD - head.len());
-                    head.extend_from_slice(&rest[..take]);
-                    let (sel, st, al) = (&mut self.selected, &mut self.status, &mut self.alerts);
-                    script::select(
-                        &self.script.actions,
-                        &head,
-                        |idx, action, selected| match action {
-                            Action::Dir(d) => sel[*d] = selected,
-                            Action::Alert if selected => script::alert_text(&head, al),
-                            Action::Status(_) if selected => {
-                                st[idx] = Some(script::status_text(&head))
+                    self.head.clear();
+                    match self.stamp {
+                        Stamp::None => {}
+                        Stamp::Tai64n => {
+                            self.head.push(b'@');
+                            self.head.extend_from_slice(&now().hex());
+                            self.head.push(b' ');
+                        }
+                        Stamp::Human(sep) => {
+                            self.head.extend_from_slice(&human(now(), sep));
+                            self.head.push(b' ');
+                        }
+                    }
+                    self.prefix_done = false;
+                    self.phase = Phase::Head;
+                }
+                Phase::Head => {
+                    // multilog's line buffer holds 1000 bytes, stamp
+                    // included; svlogd's patterns see len bytes after it.
+                    let limit = if self.match_stamp {
+                        self.head_max.max(self.stamp_len() + 1)
+                    } else {
+                        self.stamp_len() + self.head_max
+                    };
+                    let want = limit - self.head.len();
+                    let avail = &input[pos..];
+                    let look = &avail[..avail.len().min(want)];
+                    let from = self.head.len();
+                    if let Some(nl) = find_newline(look) {
+                        self.head.extend_from_slice(&look[..nl]);
+                        self.head_complete = true;
+                        pos += nl + 1;
+                    } else if look.len() == want {
+                        self.head.extend_from_slice(look);
+                        self.head_complete = false;
+                        pos += want;
+                    } else {
+                        self.head.extend_from_slice(look);
+                        self.map_head(from);
+                        return (input.len(), Stop::Done);
+                    }
+                    self.map_head(from);
+                    self.decide();
+                    if self.head_complete {
+                        self.head.push(b'\n');
+                    }
+                    self.emitted = 0;
+                    self.phase = Phase::Body;
+                }
+                Phase::Body => {
+                    // First the head, then the rest of the line from input.
+                    if !self.prefix_done && self.emitted >= self.stamp_len() {
+                        self.prefix_done = true;
+                        self.push_prefixes();
+                    }
+                    if self.emitted < self.head.len() {
+                        let mut part = self.head.len() - self.emitted;
+                        if !self.prefix_done {
+                            part = self.stamp_len() - self.emitted;
+                        }
+                        let n = self.room(part);
+                        let (head, emitted) = (std::mem::take(&mut self.head), self.emitted);
+                        self.push(&head[emitted..emitted + n], false);
+                        self.head = head;
+                        self.emitted += n;
+                        if n < part {
+                            return (pos, Stop::Rotate);
+                        }
+                        if !self.prefix_done {
+                            continue;
+                        }
+                        if self.head_complete {
+                            if let Some(stop) = self.line_end() {
+                                return (pos, stop);
                             }
-                            _ => {}
-                        },
-                    );
-                }
-                // UDP copies (svlogd); directories that only send are
-                // not written.
-                for (d, dir) in self.dirs.iter().enumerate() {
-                    if let (true, Some((addr, also))) = (self.selected[d], dir.spec.udp) {
-                        let mut packet = dir.spec.prefix.clone();
-                        packet.extend_from_slice(&rest[..line_len.min(HEAD)]);
-                        packet.push(b'\n');
-                        if let Some(sock) = &self.udp {
-                            let _ = sock.send_to(&packet, addr);
-                        }
-                        if !also {
-                            self.selected[d] = false;
+                            continue;
                         }
                     }
-                }
-                // How much of the line fits in every selected directory?
-                let complete = nl.is_some() || eof;
-                let want = line_len + usize::from(complete);
-                let mut fit = want;
-                for (d, dir) in self.dirs.iter().enumerate() {
-                    if self.selected[d] {
-                        let room = script::room(dir.bytes, dir.spec.size) as usize;
-                        fit = fit.min(room.saturating_sub(slen + dir.spec.prefix.len()));
+                    let avail = &input[pos..];
+                    if avail.is_empty() {
+                        return (pos, Stop::Done);
                     }
-                }
-                if fit < want {
-                    // Rotate first if any selected directory holds data;
-                    // a line too long for an empty file is cut.
-                    let mut any = false;
-                    for (d, dir) in self.dirs.iter().enumerate() {
-                        let room = script::room(dir.bytes, dir.spec.size) as usize;
-                        let short = room < slen + dir.spec.prefix.len() + want;
-                        if self.selected[d] && short && dir.bytes > 0 {
-                            self.rotate[d] = true;
-                            any = true;
-                        }
-                    }
-                    if any {
+                    let (part, ends) = match find_newline(avail) {
+                        Some(nl) => (&avail[..=nl], true),
+                        None => (avail, false),
+                    };
+                    let n = self.room(part.len());
+                    self.push(&part[..n], true);
+                    pos += n;
+                    if n < part.len() {
                         return (pos, Stop::Rotate);
                     }
-                    let body = fit.min(line_len);
-                    for (d, dir) in self.dirs.iter_mut().enumerate() {
-                        if self.selected[d] {
-                            dir.out.extend_from_slice(stamp);
-                            dir.out.extend_from_slice(&dir.spec.prefix);
-                            dir.out.extend_from_slice(&rest[..body]);
-                            dir.bytes += (slen + dir.spec.prefix.len() + body) as u64;
-                            self.rotate[d] = script::room(dir.bytes, dir.spec.size) == 0;
-                        }
-                    }
-                    self.midline = Some(self.selected.clone());
-                    return (pos + body, Stop::Rotate);
-                }
-                let mut stop = false;
-                for (d, dir) in self.dirs.iter_mut().enumerate() {
-                    if self.selected[d] {
-                        dir.out.extend_from_slice(stamp);
-                        dir.out.extend_from_slice(&dir.spec.prefix);
-                        dir.out.extend_from_slice(&rest[..line_len]);
-                        if complete {
-                            dir.out.push(b'\n');
-                        }
-                        dir.bytes += (slen + dir.spec.prefix.len() + want) as u64;
-                        if complete
-                            && script::full_at_line_end(dir.bytes, dir.spec.size, self.slack)
-                        {
-                            self.rotate[d] = true;
-                            stop = true;
+                    if ends {
+                        if let Some(stop) = self.line_end() {
+                            return (pos, stop);
                         }
                     }
                 }
-                if !complete {
-                    self.midline = Some(self.selected.clone());
-                }
-                pos += line_len + usize::from(nl.is_some());
-                if stop {
-                    return (pos, Stop::Rotate);
-                }
-            } else {
-                // Inside a line whose selection is decided.
-                let sel = self.midline.clone().unwrap_or_default();
-                let line_len = nl.unwrap_or(rest.len());
-                let complete = nl.is_some() || eof;
-                let want = line_len + usize::from(complete);
-                let mut fit = want;
-                for (d, dir) in self.dirs.iter().enumerate() {
-                    if sel[d] {
-                        fit = fit.min(script::room(dir.bytes, dir.spec.size) as usize);
-                    }
-                }
-                let body = fit.min(line_len);
-                let ends = fit == want && complete;
-                for (d, dir) in self.dirs.iter_mut().enumerate() {
-                    if sel[d] {
-                        dir.out.extend_from_slice(&rest[..body]);
-                        dir.bytes += body as u64;
-                        if ends {
-                            dir.out.push(b'\n');
-                            dir.bytes += 1;
-                        }
-                        if script::room(dir.bytes, dir.spec.size) == 0
-                            || (ends
-                                && script::full_at_line_end(dir.bytes, dir.spec.size, self.slack))
-                        {
-                            self.rotate[d] = true;
-                        }
-                    }
-                }
-                pos += body;
-                if ends {
-                    self.midline = None;
-                    pos += usize::from(nl.is_some());
-                }
-                if self.rotate.iter().any(|&r| r) {
-                    return (pos, Stop::Rotate);
-                }
-            }
-        }
-        (pos, Stop::Done)
-    }
-
-    /// Write the round's output everywhere (retrying failures).
-    fn flush(&mut self) {
-        for dir in &mut self.dirs {
-            dir.flush();
-        }
-        if !self.alerts.is_empty() {
-            let _ = io::stderr().write_all(&self.alerts);
-            self.alerts.clear();
-        }
-        for (i, a) in self.script.actions.iter().enumerate() {
-            if let (Action::Status(path), Some(text)) = (a, self.status[i].take()) {
-                let what = format!("write {}", path.display());
-                dir::retry(self.tool, &what, || dir::write_status(path, &text));
             }
         }
     }
 
-    fn rotate_pending(&mut self, all: bool) {
-        for (d, dir) in self.dirs.iter_mut().enumerate() {
-            if self.rotate[d] || (all && dir.bytes > 0) {
-                dir.rotate();
+    /// End of input: a last line without newline gets one, as multilog
+    /// does. Returns how the caller should continue (call again until it
+    /// returns Done).
+    pub fn finish(&mut self, now: &mut dyn FnMut() -> Tai64N) -> Stop {
+        if self.phase == Phase::Head && !self.complete_last {
+            self.phase = Phase::Start;
+            self.head.clear();
+        }
+        if self.phase == Phase::Head {
+            self.decide();
+            self.head_complete = false;
+            self.emitted = 0;
+            self.phase = Phase::Body;
+        }
+        if self.phase == Phase::Body && self.emitted < self.head.len() {
+            let (_, stop) = self.feed(b"", now);
+            if stop != Stop::Done {
+                return stop;
             }
-            self.rotate[d] = false;
+        }
+        if self.phase == Phase::Body {
+            return self.feed(b"\n", now).1;
+        }
+        Stop::Done
+    }
+
+    /// After a line's newline: back to Start; stop if a directory is due or
+    /// a buffer is full.
+    fn line_end(&mut self) -> Option<Stop> {
+        self.phase = Phase::Start;
+        let mut flush = false;
+        for (i, out) in self.outs.iter().enumerate() {
+            if self.selected[i] && out.bytes + out.slack >= out.size {
+                return Some(Stop::Rotate);
+            }
+            flush |= out.buf.len() >= self.flush_at;
+        }
+        flush |= self.alerts.len() >= self.flush_at;
+        flush.then_some(Stop::Flush)
+    }
+
+    /// How many of `want` bytes every selected directory has room for.
+    fn room(&self, want: usize) -> usize {
+        let mut n = want as u64;
+        for (i, out) in self.outs.iter().enumerate() {
+            if self.selected[i] {
+                n = n.min(out.room());
+            }
+        }
+        n as usize
+    }
+
+    fn stamp_len(&self) -> usize {
+        if self.stamp == Stamp::None { 0 } else { STAMP }
+    }
+
+    /// Append each selected directory's prefix (svlogd's `p`).
+    fn push_prefixes(&mut self) {
+        for (i, out) in self.outs.iter_mut().enumerate() {
+            if self.selected[i] && !self.prefixes[i].is_empty() {
+                out.buf.extend_from_slice(&self.prefixes[i]);
+                out.bytes += self.prefixes[i].len() as u64;
+            }
         }
     }
 
-    fn finish(&mut self) {
-        // A last line without newline gets one.
-        if let Some(sel) = self.midline.take() {
-            for (d, dir) in self.dirs.iter_mut().enumerate() {
-                if sel[d] {
-                    dir.out.push(b'\n');
-                    dir.bytes += 1;
+    fn push(&mut self, bytes: &[u8], map: bool) {
+        if bytes.is_empty() {
+            return;
+        }
+        for (i, out) in self.outs.iter_mut().enumerate() {
+            if self.selected[i] {
+                let at = out.buf.len();
+                out.buf.extend_from_slice(bytes);
+                out.bytes += bytes.len() as u64;
+                if let Some(map) = self.replace.as_ref().filter(|_| map) {
+                    for b in &mut out.buf[at..] {
+                        *b = map[*b as usize];
+                    }
                 }
             }
-        }
-        self.flush();
-        for dir in &mut self.dirs {
-            dir.complete();
         }
     }
 
-    /// Run until end of input or SIGTERM.
-    pub fn run(mut self) -> Result<i32, Failure> {
-        let signals =
-            SelfPipe::catch(&[Signal::SIGALRM, Signal::SIGTERM]).or_fail("catch signals")?;
-        let stdin = io::stdin();
-        let input = stdin.as_fd();
-        let is_pipe = nix::sys::stat::fstat(input)
-            .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFIFO)
-            .unwrap_or(false);
-        let peek = if is_pipe { Some(self.recover(input)?) } else { None };
-        for dir in &mut self.dirs {
-            dir.start();
-        }
-        let mut buf = vec![0u8; BUF];
-        let mut have = 0;
-        let mut eof = false;
-        let mut terminating = false;
-        let mut wait_more = false;
-        loop {
-            let mut fds = [
-                PollFd::new(input, PollFlags::POLLIN),
-                PollFd::new(signals.fd(), PollFlags::POLLIN),
-            ];
-            let timeouts = self.dirs.iter().any(|d| d.spec.timeout.is_some());
-            if wait_more {
-                // Only an unfinished line is in the pipe, and poll would
-                // report it readable at once: look again in a while.
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            let timeout = if timeouts { PollTimeout::from(1000u16) } else { PollTimeout::NONE };
-            match poll(&mut fds, timeout) {
-                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-                Err(e) => return Err(Failure::sys("poll", &io::Error::from(e))),
-            }
-            let hup = fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLHUP));
-            let readable = fds[0]
-                .revents()
-                .is_some_and(|r| r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP));
-            let got = signals.take();
-            if got.has(Signal::SIGALRM) {
-                self.flush();
-                self.rotate_pending(true);
-            }
-            if timeouts && self.midline.is_none() {
-                let mut due = false;
-                for (d, dir) in self.dirs.iter().enumerate() {
-                    if let Some(t) = dir.spec.timeout {
-                        if dir.bytes > 0 && dir.opened.elapsed().as_secs() >= t {
-                            self.rotate[d] = true;
-                            due = true;
-                        }
-                    }
-                }
-                if due {
-                    self.flush();
-                    self.rotate_pending(false);
-                }
-            }
-            if got.has(Signal::SIGTERM) {
-                terminating = true;
-            }
-            if terminating && self.midline.is_none() && (peek.is_some() || have == 0) {
-                break;
-            }
-            if !readable {
-                continue;
-            }
-            // Fill the buffer.
-            match &peek {
-                Some((pr, pw)) => {
-                    let n = match nix::fcntl::tee(input, pw, BUF, SpliceFFlags::SPLICE_F_NONBLOCK) {
-                        Ok(n) => n,
-                        Err(nix::errno::Errno::EAGAIN) => continue,
-                        Err(e) => return Err(Failure::sys("read input", &io::Error::from(e))),
-                    };
-                    if n == 0 {
-                        eof = true;
-                    }
-                    have = 0;
-                    while have < n {
-                        match nix::unistd::read(pr, &mut buf[have..n]) {
-                            Ok(k) => have += k,
-                            Err(nix::errno::Errno::EINTR) => {}
-                            Err(e) => return Err(Failure::sys("read input", &io::Error::from(e))),
-                        }
-                    }
-                    if hup && n > 0 && have < HEAD && memchr(b'\n', &buf[..have]).is_none() {
-                        // No writer left and a short unterminated tail: the
-                        // last line. (A longer one is written as a partial
-                        // line, and the next look sees the end.)
-                        eof = true;
-                    }
-                }
-                None => match nix::unistd::read(input, &mut buf[have..]) {
-                    Ok(0) => eof = true,
-                    Ok(k) => have += k,
-                    Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => continue,
-                    Err(e) => return Err(Failure::sys("read input", &io::Error::from(e))),
-                },
-            }
-            // Rounds over the buffer.
-            let mut start = 0;
-            loop {
-                let (used, stop) = self.process(&buf[start..have], eof);
-                if let Some((_, _)) = &peek {
-                    let hash = chunk_hash(&buf[start..start + used]);
-                    if used > 0 {
-                        for dir in &mut self.dirs {
-                            dir.note_writing(used as u64, hash);
-                        }
-                    }
-                    self.flush();
-                    if used > 0 {
-                        consume(input, used)?;
-                        for dir in &mut self.dirs {
-                            dir.note_done();
-                        }
-                    }
-                } else {
-                    self.flush();
-                }
-                start += used;
-                match stop {
-                    Stop::Rotate => self.rotate_pending(false),
-                    Stop::Done => break,
-                }
-            }
-            wait_more = start == 0 && !eof && peek.is_some();
-            if peek.is_some() {
-                have = 0;
-            } else {
-                buf.copy_within(start..have, 0);
-                have -= start;
-            }
-            if eof {
-                break;
+    /// Apply the byte map to the head collected from `from` on.
+    fn map_head(&mut self, from: usize) {
+        if let Some(map) = &self.replace {
+            for b in &mut self.head[from..] {
+                *b = map[*b as usize];
             }
         }
-        self.finish();
-        Ok(0)
     }
 
-    /// Set up peeking, and settle what a killed predecessor left.
-    fn recover(&mut self, input: BorrowedFd<'_>) -> Result<(OwnedFd, OwnedFd), Failure> {
-        let (pr, pw) = nix::unistd::pipe2(OFlag::O_CLOEXEC).or_fail("create pipe")?;
-        let _ = fcntl(input, FcntlArg::F_SETPIPE_SZ(BUF as i32));
-        let _ = fcntl(&pw, FcntlArg::F_SETPIPE_SZ(BUF as i32));
-        let mut scratch = vec![0u8; BUF];
-        for dir in &mut self.dirs {
-            let Some((size, len, hash)) = dir.unfinished_note() else { continue };
-            // Peek what is at the head of the pipe now, without waiting.
-            let n = nix::fcntl::tee(input, &pw, len as usize, SpliceFFlags::SPLICE_F_NONBLOCK)
-                .unwrap_or(0);
-            let mut got = 0;
-            while got < n {
-                match nix::unistd::read(&pr, &mut scratch[got..n]) {
-                    Ok(k) if k > 0 => got += k,
-                    _ => break,
+    /// Run the actions on the head (stamp included, newline excluded).
+    fn decide(&mut self) {
+        let skip = if self.match_stamp { 0 } else { self.stamp_len().min(self.head.len()) };
+        let line = &self.head[skip..];
+        let whole = &self.head[..];
+        let sv = self.svlogd;
+        let test = |p: &[u8]| if sv { sv_matches(p, line) } else { matches(p, line) };
+        let mut selected = true;
+        self.alert_sel = false;
+        for action in &self.actions {
+            match action {
+                Action::Select(p) => {
+                    if !selected && test(p) {
+                        selected = true;
+                    }
+                }
+                Action::Deselect(p) => {
+                    if selected && test(p) {
+                        selected = false;
+                    }
+                }
+                Action::Reset => {
+                    selected = true;
+                    self.alert_sel = false;
+                }
+                Action::AlertSelect(p) => {
+                    if !self.alert_sel && test(p) {
+                        self.alert_sel = true;
+                    }
+                }
+                Action::AlertDeselect(p) => {
+                    if self.alert_sel && test(p) {
+                        self.alert_sel = false;
+                    }
+                }
+                Action::SvAlert(i) => {
+                    if self.alert_sel {
+                        let cut = skip.min(whole.len());
+                        self.alerts.extend_from_slice(&whole[..cut]);
+                        self.alerts.extend_from_slice(&self.prefixes[*i]);
+                        self.alerts.extend_from_slice(line);
+                        if !self.head_complete {
+                            self.alerts.extend_from_slice(b"...");
+                        }
+                        self.alerts.push(b'\n');
+                    }
+                }
+                Action::Alert => {
+                    if selected {
+                        alert(&mut self.alerts, whole);
+                    }
+                }
+                Action::Status(i) => {
+                    if selected {
+                        self.status[*i] = Some(status_contents(whole));
+                    }
+                }
+                Action::Dir(i) => {
+                    let (udp, only) = self.udp[*i];
+                    if udp && selected {
+                        let cut = skip.min(whole.len());
+                        let mut gram = whole[..cut].to_vec();
+                        gram.extend_from_slice(&self.prefixes[*i]);
+                        gram.extend_from_slice(line);
+                        if !self.head_complete {
+                            gram.extend_from_slice(b"...");
+                        }
+                        gram.push(b'\n');
+                        self.datagrams.push((*i, gram));
+                    }
+                    self.selected[*i] = selected && !only;
                 }
             }
-            if got as u64 == len && chunk_hash(&scratch[..got]) == hash {
-                dir.truncate_to(size);
-            }
-            dir.note_done();
         }
-        Ok((pr, pw))
     }
 }
 
-fn consume(input: BorrowedFd<'_>, mut n: usize) -> Result<(), Failure> {
-    let mut sink = [0u8; 65536];
-    while n > 0 {
-        let want = n.min(sink.len());
-        match nix::unistd::read(input, &mut sink[..want]) {
-            Ok(0) => break,
-            Ok(k) => n -= k,
-            Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => return Err(Failure::sys("read input", &io::Error::from(e))),
+/// svlogd's readable UTC stamp: `YYYY-MM-DD_HH:MM:SS.xxxxx` (`sep`
+/// between date and time; five decimals, truncated).
+pub fn human(t: Tai64N, sep: u8) -> [u8; 25] {
+    let secs = t.unix_secs();
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let mut out = [0u8; 25];
+    let mut put = |at: usize, width: usize, mut value: u64| {
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (value % 10) as u8;
+            value /= 10;
         }
-    }
-    Ok(())
+    };
+    put(0, 4, year.rem_euclid(10_000) as u64);
+    put(5, 2, month as u64);
+    put(8, 2, day as u64);
+    put(11, 2, (rem / 3600) as u64);
+    put(14, 2, (rem / 60 % 60) as u64);
+    put(17, 2, (rem % 60) as u64);
+    put(20, 5, u64::from(t.nanos / 10_000));
+    out[4] = b'-';
+    out[7] = b'-';
+    out[10] = sep;
+    out[13] = b':';
+    out[16] = b':';
+    out[19] = b'.';
+    out
 }
 
-fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&b| b == needle)
+/// svlogd's replacement map: bytes outside 0x20..0x7e (newline kept) and
+/// bytes in `also` become `with`.
+pub fn replacement(with: u8, also: &[u8]) -> Box<[u8; 256]> {
+    let mut map = Box::new([0u8; 256]);
+    for (i, m) in map.iter_mut().enumerate() {
+        let b = i as u8;
+        *m = if b != b'\n' && (!(0x20..0x7f).contains(&b) || also.contains(&b)) { with } else { b };
+    }
+    map
+}
+
+/// What `e` prints for a line: the first 200 bytes, `...` if cut, newline.
+pub fn alert(out: &mut Vec<u8>, line: &[u8]) {
+    if line.len() > ALERT {
+        out.extend_from_slice(&line[..ALERT]);
+        out.extend_from_slice(b"...");
+    } else {
+        out.extend_from_slice(line);
+    }
+    out.push(b'\n');
+}
+
+/// A status file: the head, padded with newlines to 1001 bytes.
+pub fn status_contents(line: &[u8]) -> Box<[u8; STATUS]> {
+    let mut out = Box::new([b'\n'; STATUS]);
+    let n = line.len().min(HEAD);
+    out[..n].copy_from_slice(&line[..n]);
+    out
+}
+
+/// Position of the first newline, a word at a time.
+pub fn find_newline(bytes: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const NL: u64 = LO * b'\n' as u64;
+    let mut i = 0;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes")) ^ NL;
+        if (word.wrapping_sub(LO) & !word & HI) != 0 {
+            break;
+        }
+        i += 8;
+    }
+    bytes[i..].iter().position(|&b| b == b'\n').map(|p| p + i)
+}
+
+/// Which `@` files to delete so that at most `num - 1` remain, given their
+/// names: the oldest (smallest stamp) first.
+pub fn excess(names: &[Vec<u8>], num: usize) -> Vec<&[u8]> {
+    let mut old: Vec<&[u8]> =
+        names.iter().map(|n| &n[..]).filter(|n| n.first() == Some(&b'@')).collect();
+    old.sort();
+    let keep = num.saturating_sub(1);
+    let cut = old.len().saturating_sub(keep);
+    old.truncate(cut);
+    old
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::log::script::parse;
+    use std::ffi::OsString;
+
+    fn engine(args: &[&str]) -> Engine {
+        let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+        Engine::new(&parse(&args))
+    }
+
+    fn clock() -> impl FnMut() -> Tai64N {
+        let mut n = 0u32;
+        move || {
+            n += 1;
+            Tai64N { secs: 1 << 62, nanos: n % 10 }
+        }
+    }
 
     #[test]
-    fn hash_tells_chunks_apart() {
-        assert_ne!(chunk_hash(b"1\n2\n"), chunk_hash(b"1\n3\n"));
-        assert_ne!(chunk_hash(b"a"), chunk_hash(b"aa"));
-        let big = vec![b'x'; 100_000];
-        assert_eq!(chunk_hash(&big), chunk_hash(&big.clone()));
+    fn human_stamps() {
+        let t = Tai64N { secs: crate::tai64::UNIX_EPOCH_LABEL + 1_764_052_429, nanos: 611_399_999 };
+        assert_eq!(&human(t, b'_'), b"2025-11-25_06:33:49.61139");
+        let t = Tai64N { secs: crate::tai64::UNIX_EPOCH_LABEL + 951_782_400, nanos: 0 };
+        assert_eq!(&human(t, b'T'), b"2000-02-29T00:00:00.00000");
+    }
+
+    /// Feed everything, rotating (recording file contents) as needed.
+    fn run(e: &mut Engine, input: &[u8]) -> Vec<Vec<Vec<u8>>> {
+        let mut files: Vec<Vec<Vec<u8>>> = vec![vec![Vec::new()]; e.outs.len()];
+        let mut now = clock();
+        let mut pos = 0;
+        let mut finishing = false;
+        loop {
+            let stop = if finishing {
+                e.finish(&mut now)
+            } else {
+                let (n, stop) = e.feed(&input[pos..], &mut now);
+                pos += n;
+                stop
+            };
+            for (i, out) in e.outs.iter_mut().enumerate() {
+                files[i].last_mut().unwrap().append(&mut out.buf);
+            }
+            for (i, file) in files.iter_mut().enumerate() {
+                if e.due(i) {
+                    e.rotated(i);
+                    file.push(Vec::new());
+                }
+            }
+            if stop == Stop::Done {
+                if finishing {
+                    return files;
+                }
+                finishing = true;
+            }
+        }
+    }
+
+    #[test]
+    fn plain_lines_go_through() {
+        let mut e = engine(&["./a"]);
+        let f = run(&mut e, b"one\ntwo\n");
+        assert_eq!(f[0], vec![b"one\ntwo\n".to_vec()]);
+    }
+
+    #[test]
+    fn last_line_gets_newline() {
+        let mut e = engine(&["./a"]);
+        let f = run(&mut e, b"one\ntw");
+        assert_eq!(f[0], vec![b"one\ntw\n".to_vec()]);
+    }
+
+    #[test]
+    fn last_line_dropped_for_svlogd() {
+        let mut e = engine(&["./a"]);
+        e.complete_last = false;
+        let f = run(&mut e, b"one\ntw");
+        assert_eq!(f[0], vec![b"one\n".to_vec()]);
+    }
+
+    #[test]
+    fn stamps() {
+        let mut e = engine(&["t", "./a"]);
+        let f = run(&mut e, b"x\ny\n");
+        assert_eq!(
+            String::from_utf8(f[0][0].clone()).unwrap(),
+            "@400000000000000000000001 x\n@400000000000000000000002 y\n"
+        );
+    }
+
+    #[test]
+    fn selection() {
+        let mut e = engine(&["-*", "+fatal: *", "./a", "+*", "-*b*", "./b"]);
+        let f = run(&mut e, b"fatal: x\nok\nabc\n");
+        assert_eq!(f[0][0], b"fatal: x\n");
+        assert_eq!(f[1][0], b"fatal: x\nok\n");
+    }
+
+    #[test]
+    fn selection_sees_stamp() {
+        let mut e = engine(&["t", "-*", "+* fatal: *", "./a"]);
+        let f = run(&mut e, b"fatal: x\nok\n");
+        assert_eq!(&f[0][0][25..], b" fatal: x\n");
+    }
+
+    #[test]
+    fn alert_and_status() {
+        let mut e = engine(&["e", "=st"]);
+        let long = [b'z'; 300];
+        let mut input = b"hello\n".to_vec();
+        input.extend_from_slice(&long);
+        input.push(b'\n');
+        let mut now = clock();
+        let (n, stop) = e.feed(&input, &mut now);
+        assert_eq!((n, stop), (input.len(), Stop::Done));
+        let mut want = b"hello\n".to_vec();
+        want.extend_from_slice(&long[..200]);
+        want.extend_from_slice(b"...\n");
+        assert_eq!(e.alerts, want);
+        let st = e.status[0].as_ref().unwrap();
+        assert_eq!(&st[..300], &long[..]);
+        assert!(st[300..].iter().all(|&b| b == b'\n'));
+    }
+
+    #[test]
+    fn status_of_long_line_is_head() {
+        let mut e = engine(&["=st"]);
+        let line = vec![b'q'; 5000];
+        let mut now = clock();
+        e.feed(&line, &mut now);
+        let st = e.status[0].as_ref().unwrap();
+        assert!(st[..1000].iter().all(|&b| b == b'q'));
+        assert_eq!(st[1000], b'\n');
+    }
+
+    #[test]
+    fn head_across_chunks() {
+        let mut e = engine(&["-*", "+abc*", "./a"]);
+        let mut now = clock();
+        for part in [&b"ab"[..], b"cdef\nxy", b"z\nabq\n"] {
+            let (n, stop) = e.feed(part, &mut now);
+            assert_eq!((n, stop), (part.len(), Stop::Done));
+        }
+        assert_eq!(e.outs[0].buf, b"abcdef\n");
+    }
+
+    #[test]
+    fn long_line_split_like_multilog() {
+        // multilog s4096 on 10000 'a' + '\n' + 3000 'b' + '\n' writes
+        // files of 4096, 4096, 4096 and 714 bytes.
+        let mut e = engine(&["s4096", "./a"]);
+        let mut input = vec![b'a'; 10000];
+        input.push(b'\n');
+        input.extend(std::iter::repeat_n(b'b', 3000));
+        input.push(b'\n');
+        let f = run(&mut e, &input);
+        let sizes: Vec<usize> = f[0].iter().map(|f| f.len()).collect();
+        assert_eq!(sizes, vec![4096, 4096, 4096, 714]);
+        assert_eq!(f[0].concat(), input);
+    }
+
+    #[test]
+    fn rotates_at_line_end_past_threshold() {
+        let mut e = engine(&["s4096", "./a"]);
+        let line = [b"x".repeat(99), b"\n".to_vec()].concat();
+        let input = line.repeat(100);
+        let f = run(&mut e, &input);
+        assert_eq!(f[0].concat(), input);
+        for file in &f[0][..f[0].len() - 1] {
+            assert!(file.len() as u64 >= 4096 - SLACK && file.len() <= 4096);
+            assert!(file.ends_with(b"\n"));
+        }
+        // 2100 bytes: 21 lines per file.
+        assert_eq!(f[0][0].len(), 2100);
+    }
+
+    #[test]
+    fn deselected_directory_not_rotated_midline() {
+        let mut e = engine(&["s4096", "-x*", "./a"]);
+        let input = [b"y".repeat(2200), b"\n".to_vec(), b"x".repeat(9000), b"\n".to_vec()].concat();
+        let f = run(&mut e, &input);
+        assert_eq!(f[0].concat(), [b"y".repeat(2200), b"\n".to_vec()].concat());
+    }
+
+    #[test]
+    fn newline_finder() {
+        for len in 0..40 {
+            for at in 0..len {
+                let mut v = vec![b'a'; len];
+                v[at] = b'\n';
+                assert_eq!(find_newline(&v), Some(at));
+            }
+            assert_eq!(find_newline(&vec![b'a'; len]), None);
+        }
+        assert_eq!(find_newline(&[0x8a, 0x0b, b'\n']), Some(2));
+    }
+
+    #[test]
+    fn excess_files() {
+        let names: Vec<Vec<u8>> = ["@3.s", "current", "@1.s", "@2.u", "lock"]
+            .iter()
+            .map(|s| s.as_bytes().to_vec())
+            .collect();
+        assert_eq!(excess(&names, 3), vec![&b"@1.s"[..]]);
+        assert_eq!(excess(&names, 2), vec![&b"@1.s"[..], b"@2.u"]);
+        assert!(excess(&names, 10).is_empty());
     }
 }

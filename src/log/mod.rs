@@ -1,9 +1,10 @@
-//! tend's logger engine, shared by `multilog` and `svlogd`.
-//!
-//! `script` is the pure half (parsing, matching, stamping, rotation
-//! decisions), `dir` the I/O of one log directory, `engine` the main loop
-//! with its exactly-once reading from a pipe.
+//! The log engine shared by `multilog` and `svlogd`: the script,
+//! pattern matching and line handling without I/O ([`script`], [`pattern`],
+//! [`engine`]), and the log directories on disk ([`dir`]).
 
 pub mod dir;
 pub mod engine;
+pub mod once;
+pub mod pattern;
+pub mod run;
 pub mod script;
