@@ -194,3 +194,66 @@ pub fn local_time(unix_secs: i64) -> Option<LocalTime> {
         second: tm.tm_sec as u32,
     })
 }
+
+/// Whether `fork` returned in the parent or in the child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forked {
+    Parent(nix::unistd::Pid),
+    Child,
+}
+
+/// `fork(2)`, for tend's network tools (tcpserver, spawn-fcgi), which are
+/// single-threaded: they start no threads, so the child may allocate and
+/// run ordinary code until it execs or exits.
+pub fn fork_single_threaded() -> io::Result<Forked> {
+    // SAFETY: callers are single-threaded programs (no other thread can
+    // hold a lock the child would need).
+    match unsafe { nix::unistd::fork() }? {
+        nix::unistd::ForkResult::Parent { child } => Ok(Forked::Parent(child)),
+        nix::unistd::ForkResult::Child => Ok(Forked::Child),
+    }
+}
+
+/// `dup2(fd, target)`: make descriptor number `target` a copy of `fd`
+/// (without close-on-exec), closing what `target` held before. Used to
+/// place sockets on fixed descriptor numbers (fd 0 for spawn-fcgi's
+/// application, fds 6 and 7 for tcpclient's program) right before `exec`.
+pub fn dup_to(fd: BorrowedFd<'_>, target: i32) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    if fd.as_raw_fd() == target {
+        // dup2 on itself keeps close-on-exec: clear it explicitly.
+        let flags = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD)?;
+        let flags = nix::fcntl::FdFlag::from_bits_truncate(flags) - nix::fcntl::FdFlag::FD_CLOEXEC;
+        nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFD(flags))?;
+        return Ok(());
+    }
+    // SAFETY: dup2 only manipulates the descriptor table; `target` is a
+    // number the caller reserves for the program it is about to exec.
+    let res = unsafe { libc::dup2(fd.as_raw_fd(), target) };
+    if res < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Set an environment variable. Only for single-threaded programs (the
+/// network tools), right before they exec.
+pub fn set_env(name: &str, value: &str) {
+    // SAFETY: callers start no threads, so nothing reads the environment
+    // concurrently.
+    unsafe { std::env::set_var(name, value) };
+}
+
+/// Remove an environment variable; see `set_env`.
+pub fn remove_env(name: &str) {
+    // SAFETY: as in `set_env`.
+    unsafe { std::env::remove_var(name) };
+}
+
+/// Set close-on-exec on descriptor number `fd`, which this code does not
+/// own (used to keep stray inherited descriptors from a program about to
+/// be execed). Errors (EBADF for a number no longer open) are ignored.
+pub fn set_cloexec_raw(fd: i32) {
+    // SAFETY: fcntl(F_SETFD) changes only the descriptor's flags.
+    unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+}

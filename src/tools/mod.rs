@@ -7,6 +7,7 @@ use crate::fail::Failure;
 
 pub mod install;
 pub mod readproctitle;
+pub mod spawn_fcgi;
 pub mod supervise;
 pub mod svc;
 pub mod svok;
@@ -47,6 +48,12 @@ pub static TOOLS: &[Tool] = &[
         name: "tai64nlocal",
         main: tai64nlocal::main,
         summary: "turn TAI64N stamps into local time",
+    },
+    // Network.
+    Tool {
+        name: "spawn-fcgi",
+        main: spawn_fcgi::main,
+        summary: "bind a socket and start a FastCGI application on it",
     },
 ];
 
