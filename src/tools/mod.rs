@@ -16,6 +16,7 @@ pub mod svscanboot;
 pub mod svstat;
 pub mod tai64n;
 pub mod tai64nlocal;
+pub mod tcpserver;
 
 /// A tool's entry point: the arguments after the program name.
 pub type Main = fn(Vec<OsString>) -> Result<i32, Failure>;
@@ -54,6 +55,11 @@ pub static TOOLS: &[Tool] = &[
         name: "spawn-fcgi",
         main: spawn_fcgi::main,
         summary: "bind a socket and start a FastCGI application on it",
+    },
+    Tool {
+        name: "tcpserver",
+        main: tcpserver::main,
+        summary: "accept TCP connections, run a program for each",
     },
 ];
 
