@@ -16,6 +16,8 @@ pub mod svscanboot;
 pub mod svstat;
 pub mod tai64n;
 pub mod tai64nlocal;
+pub mod tcpclient;
+pub mod tcprules;
 pub mod tcpserver;
 
 /// A tool's entry point: the arguments after the program name.
@@ -60,6 +62,16 @@ pub static TOOLS: &[Tool] = &[
         name: "tcpserver",
         main: tcpserver::main,
         summary: "accept TCP connections, run a program for each",
+    },
+    Tool {
+        name: "tcprules",
+        main: tcprules::main,
+        summary: "compile tcpserver access rules into a cdb",
+    },
+    Tool {
+        name: "tcpclient",
+        main: tcpclient::main,
+        summary: "connect over TCP, run a program on fds 6 and 7",
     },
 ];
 
