@@ -257,3 +257,61 @@ pub fn set_cloexec_raw(fd: i32) {
     // SAFETY: fcntl(F_SETFD) changes only the descriptor's flags.
     unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
 }
+
+/// The host name of an IP address (reverse lookup through the system's
+/// resolver: /etc/hosts, then DNS), or None when it has none.
+pub fn host_name_of(ip: std::net::IpAddr) -> Option<String> {
+    use std::net::IpAddr;
+    let mut host = [0 as libc::c_char; 1025];
+    let rc = match ip {
+        IpAddr::V4(v4) => {
+            let sa = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: 0,
+                sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(v4.octets()) },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: `sa` is a valid sockaddr_in of the given length and
+            // `host` a writable buffer of the given length.
+            unsafe {
+                libc::getnameinfo(
+                    (&sa as *const libc::sockaddr_in).cast(),
+                    std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                    host.as_mut_ptr(),
+                    host.len() as libc::socklen_t,
+                    std::ptr::null_mut(),
+                    0,
+                    libc::NI_NAMEREQD,
+                )
+            }
+        }
+        IpAddr::V6(v6) => {
+            let sa = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: 0,
+                sin6_flowinfo: 0,
+                sin6_addr: libc::in6_addr { s6_addr: v6.octets() },
+                sin6_scope_id: 0,
+            };
+            // SAFETY: as above, for a sockaddr_in6.
+            unsafe {
+                libc::getnameinfo(
+                    (&sa as *const libc::sockaddr_in6).cast(),
+                    std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+                    host.as_mut_ptr(),
+                    host.len() as libc::socklen_t,
+                    std::ptr::null_mut(),
+                    0,
+                    libc::NI_NAMEREQD,
+                )
+            }
+        }
+    };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: getnameinfo succeeded, so `host` holds a NUL-terminated string.
+    let name = unsafe { std::ffi::CStr::from_ptr(host.as_ptr()) };
+    let name = name.to_string_lossy().into_owned();
+    (!name.is_empty()).then_some(name)
+}

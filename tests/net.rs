@@ -304,6 +304,12 @@ fn env_names(text: &str) -> Vec<String> {
     text.lines().map(|l| l.split('=').next().unwrap().to_string()).collect()
 }
 
+/// The name the system's resolver gives 127.0.0.1, if any.
+fn loopback_name() -> Option<String> {
+    let out = Command::new("getent").args(["hosts", "127.0.0.1"]).output().ok()?;
+    String::from_utf8_lossy(&out.stdout).split_whitespace().nth(1).map(String::from)
+}
+
 #[test]
 fn tcpserver_sets_the_ucspi_environment_like_debian() {
     let dir = tempfile::tempdir().unwrap();
@@ -317,17 +323,50 @@ fn tcpserver_sets_the_ucspi_environment_like_debian() {
     assert!(text.contains("TCPREMOTEIP=127.0.0.1\n"), "{text}");
     assert!(text.contains("TCPREMOTEPORT="), "{text}");
     assert!(!text.contains("TCPREMOTEINFO"), "-R: no TCPREMOTEINFO: {text}");
-    // -l names the local host.
-    let mut args = vec!["-R", "-l", "here.example", "127.0.0.1", "0"];
+    // -h (the default) names both ends as the resolver does.
+    match loopback_name() {
+        Some(name) => {
+            assert!(text.contains(&format!("TCPREMOTEHOST={name}\n")), "{text}");
+            assert!(text.contains(&format!("TCPLOCALHOST={name}\n")), "{text}");
+        }
+        None => assert!(!text.contains("TCPREMOTEHOST"), "{text}"),
+    }
+    // -H: no remote name; -l names the local host.
+    let mut args = vec!["-R", "-H", "-l", "here.example", "127.0.0.1", "0"];
     args.extend(ENV_PROGRAM);
     let named = start_server(None, &args, &dir.path().join("log2"));
-    assert!(fetch("127.0.0.1", named.port).contains("TCPLOCALHOST=here.example\n"));
+    let named_text = fetch("127.0.0.1", named.port);
+    assert!(named_text.contains("TCPLOCALHOST=here.example\n"), "{named_text}");
+    assert!(!named_text.contains("TCPREMOTEHOST"), "{named_text}");
     let Some(debian_server) = common::debian("tcpserver") else { return };
-    let mut args = vec!["-R", "127.0.0.1", "0"];
-    args.extend(ENV_PROGRAM);
     let theirs = start_server(Some(&debian_server), &args, &dir.path().join("log3"));
     let theirs_text = fetch("127.0.0.1", theirs.port);
-    assert_eq!(env_names(&text), env_names(&theirs_text), "ours:\n{text}\ntheirs:\n{theirs_text}");
+    assert_eq!(
+        env_names(&named_text),
+        env_names(&theirs_text),
+        "ours:\n{named_text}\ntheirs:\n{theirs_text}"
+    );
+}
+
+#[test]
+fn tcpserver_rules_match_the_remote_host_name() {
+    let Some(name) = loopback_name() else {
+        eprintln!("skipped: 127.0.0.1 has no name here");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cdb = tcprules(None, dir.path(), "names", &format!("={name}:allow,BY=\"name\"\n:deny\n"));
+    let c = cdb.to_str().unwrap();
+    let program = ["sh", "-c", "echo \"BY=$BY\""];
+    let mut args = vec!["-R", "-x", c, "127.0.0.1", "0"];
+    args.extend(program);
+    let by_name = start_server(None, &args, &dir.path().join("log"));
+    assert_eq!(fetch("127.0.0.1", by_name.port), "BY=name\n");
+    // -H: no name, so the catch-all denies.
+    let mut args = vec!["-H", "-R", "-x", c, "127.0.0.1", "0"];
+    args.extend(program);
+    let no_name = start_server(None, &args, &dir.path().join("log2"));
+    assert_eq!(fetch("127.0.0.1", no_name.port), "");
 }
 
 #[test]
@@ -389,6 +428,8 @@ fn tcpserver_banner_and_verbose_log() {
         &[
             "-v",
             "-R",
+            "-H",
+            "-l0",
             "-c",
             "3",
             "-B",
@@ -420,7 +461,7 @@ fn tcpserver_banner_and_verbose_log() {
         lines[2].strip_prefix("tcpserver: pid ").unwrap().strip_suffix(" from 127.0.0.1").unwrap();
     let port = server.port;
     let ok = lines[3]
-        .strip_prefix(&format!("tcpserver: ok {pid} :127.0.0.1:{port} :127.0.0.1::"))
+        .strip_prefix(&format!("tcpserver: ok {pid} 0:127.0.0.1:{port} :127.0.0.1::"))
         .unwrap();
     ok.parse::<u16>().expect("remote port at the end");
     assert_eq!(lines[4], format!("tcpserver: end {pid} status 768"));
@@ -434,6 +475,8 @@ fn tcpserver_banner_and_verbose_log() {
         &[
             "-v",
             "-R",
+            "-H",
+            "-l0",
             "-c",
             "3",
             "-B",

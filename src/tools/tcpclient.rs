@@ -228,13 +228,14 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
             .as_bytes(),
         );
     }
-    // As ucspi-tcp's tcpclient when DNS has no name: TCPLOCALHOST is set
-    // (empty unless -l), TCPREMOTEHOST is empty with -h, unset with -H.
+    // As ucspi-tcp's tcpclient: TCPLOCALHOST is always set (empty when
+    // the address has no name), TCPREMOTEHOST too with -h, unset with -H.
+    let name_of = |ip: std::net::IpAddr| sys::host_name_of(ip.to_canonical()).unwrap_or_default();
     let env = net::Ucspi {
         local: Some(local),
-        local_host: Some(o.local_name.clone().unwrap_or_default()),
+        local_host: Some(o.local_name.clone().unwrap_or_else(|| name_of(local.ip()))),
         remote: Some(remote),
-        remote_host: o.remote_host.then(String::new),
+        remote_host: o.remote_host.then(|| name_of(remote.ip())),
         remote_info: if o.remote_info {
             net::remote_info(local, remote, Duration::from_secs(o.info_timeout))
         } else {

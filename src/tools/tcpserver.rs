@@ -284,6 +284,15 @@ fn drop_connection(message: &str) -> ! {
     std::process::exit(111);
 }
 
+/// Whether `name` has `ip` among its addresses (tcpserver -p).
+fn resolves_to(name: &str, ip: std::net::IpAddr) -> bool {
+    use std::net::ToSocketAddrs;
+    (name, 0)
+        .to_socket_addrs()
+        .map(|mut addrs| addrs.any(|a| a.ip().to_canonical() == ip))
+        .unwrap_or(false)
+}
+
 /// Replace bytes ucspi-tcp's log would not print as they are.
 fn safe(text: &str) -> String {
     text.chars().map(|c| if c == ':' || c.is_control() || c == ' ' { '?' } else { c }).collect()
@@ -315,12 +324,19 @@ fn child(o: &Options, conn: OwnedFd) -> ! {
         Ok(a) => a,
         Err(e) => drop_connection(&format!("unable to get local address: {}", errstr::nix_str(e))),
     };
-    // tend does no DNS lookups: names are as if DNS had none.
+    // Names come from the system's resolver (/etc/hosts, then DNS);
+    // `-p` keeps the remote name only if it resolves back to the address.
+    let remote_host = if o.remote_host {
+        sys::host_name_of(remote.ip().to_canonical())
+            .filter(|name| !o.paranoid || resolves_to(name, remote.ip().to_canonical()))
+    } else {
+        None
+    };
     let env = Ucspi {
         local: Some(local),
-        local_host: o.local_name.clone(),
+        local_host: o.local_name.clone().or_else(|| sys::host_name_of(local.ip().to_canonical())),
         remote: Some(remote),
-        remote_host: None,
+        remote_host,
         remote_info: if o.remote_info {
             net::remote_info(local, remote, Duration::from_secs(o.timeout))
         } else {
