@@ -8,7 +8,7 @@ mod common;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -220,15 +220,29 @@ fn ids(pid: u32) -> Vec<String> {
         .collect()
 }
 
+/// A non-root account that /etc/group lists as a member of some group.
+fn account_with_groups() -> Option<String> {
+    let groups = fs::read_to_string("/etc/group").ok()?;
+    groups
+        .lines()
+        .filter_map(|l| l.split(':').nth(3))
+        .flat_map(|members| members.split(','))
+        .filter(|m| !m.is_empty())
+        .find(|m| matches!(nix::unistd::User::from_name(m), Ok(Some(u)) if !u.uid.is_root()))
+        .map(String::from)
+}
+
 #[test]
 fn spawn_fcgi_drops_to_the_user_with_its_groups() {
     require_root!();
     let dir = tempfile::tempdir().unwrap();
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
     let app = fdapp(dir.path());
-    let nobody = nix::unistd::User::from_name("nobody").unwrap().expect("account nobody");
+    // An account with supplementary groups if there is one, else nobody.
+    let name = account_with_groups().unwrap_or_else(|| "nobody".to_string());
+    let nobody = nix::unistd::User::from_name(&name).unwrap().expect("the account");
     let mut expected_groups: Vec<u32> = Command::new("id")
-        .args(["-G", "nobody"])
+        .args(["-G", &name])
         .output()
         .map(|o| {
             String::from_utf8_lossy(&o.stdout)
@@ -244,7 +258,7 @@ fn spawn_fcgi_drops_to_the_user_with_its_groups() {
         let is_ours = program == tend_bin();
         let mut cmd = if is_ours { tool("spawn-fcgi") } else { Command::new(&program) };
         cmd.env("REPORT", dir.path().join("report"));
-        cmd.args(["-u", "nobody", "-a", "127.0.0.1", "-p", &free_port().to_string(), "--"]);
+        cmd.args(["-u", &name, "-a", "127.0.0.1", "-p", &free_port().to_string(), "--"]);
         cmd.arg(&app);
         let out = output_within(cmd, Duration::from_secs(20));
         let pids = spawned_pids(&out.stdout);
@@ -259,11 +273,47 @@ fn spawn_fcgi_drops_to_the_user_with_its_groups() {
         let mut groups: Vec<u32> =
             lines[2].split_whitespace().skip(1).map(|g| g.parse().unwrap()).collect();
         groups.sort();
-        assert_eq!(groups, expected_groups, "supplementary groups of nobody");
+        assert_eq!(groups, expected_groups, "supplementary groups of {name}");
         results.push(lines);
     }
     if results.len() == 2 {
         assert_eq!(results[0], results[1], "same ids as Debian's spawn-fcgi");
+    }
+}
+
+#[test]
+fn spawn_fcgi_unix_socket_owner_as_root() {
+    require_root!();
+    let dir = tempfile::tempdir().unwrap();
+    let app = fdapp(dir.path());
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().expect("account nobody");
+    let mut programs = vec![None];
+    programs.extend(common::debian("spawn-fcgi").map(Some));
+    let mut owners = Vec::new();
+    for (i, program) in programs.iter().enumerate() {
+        let sock = dir.path().join(format!("s{i}.sock"));
+        let mut cmd = match program {
+            Some(p) => Command::new(p),
+            None => tool("spawn-fcgi"),
+        };
+        cmd.env("REPORT", dir.path().join("report"));
+        cmd.args(["-U", "nobody", "-G", "daemon", "-M", "0640", "-s"]).arg(&sock);
+        cmd.arg("--").arg(&app);
+        let out = output_within(cmd, Duration::from_secs(20));
+        let pids = spawned_pids(&out.stdout);
+        let _guard = Pids(pids.clone());
+        assert_eq!(pids.len(), 1, "{out:?}");
+        let meta = fs::metadata(&sock).unwrap();
+        owners.push((meta.uid(), meta.gid(), meta.permissions().mode() & 0o7777));
+        // The application itself stays root: only the socket changes hands.
+        let text = report(dir.path(), pids[0]);
+        assert!(text.starts_with("fd0=socket:["), "{text}");
+        assert_eq!(ids(pids[0])[0], "Uid: 0 0 0 0");
+    }
+    let daemon = nix::unistd::Group::from_name("daemon").unwrap().expect("group daemon");
+    assert_eq!(owners[0], (nobody.uid.as_raw(), daemon.gid.as_raw(), 0o640));
+    if owners.len() == 2 {
+        assert_eq!(owners[0], owners[1], "as Debian's spawn-fcgi");
     }
 }
 
