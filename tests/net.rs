@@ -721,3 +721,94 @@ fn usage_and_fatal_messages_match_ucspi_tcp() {
     }
     let _ = std::io::stdout().flush();
 }
+
+/// An ident server on 127.0.0.1:113, in a thread: it answers every query
+/// with `user` while `answer` is true, and holds the query unanswered
+/// otherwise.
+fn ident_server(
+    user: &'static str,
+    answer: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Option<std::net::SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:113").ok()?;
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut query = String::new();
+            let _ = reader.read_line(&mut query);
+            if answer.load(std::sync::atomic::Ordering::SeqCst) {
+                let ports = query.trim_end();
+                let _ = write!(stream, "{ports} : USERID : UNIX : {user}\r\n");
+            } else {
+                held.push(stream);
+            }
+        }
+    });
+    Some(addr)
+}
+
+#[test]
+fn tcpserver_asks_the_ident_server_with_r() {
+    require_root!();
+    let answer = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let Some(_ident) = ident_server("alice", answer.clone()) else {
+        eprintln!("skipped: cannot bind 127.0.0.1:113");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cdb = tcprules(None, dir.path(), "info", "alice@127.0.0.1:allow,WHO=\"alice\"\n:deny\n");
+    let c = cdb.to_str().unwrap();
+    let program = ["sh", "-c", "echo \"$TCPREMOTEINFO/$WHO\""];
+    let mut args = vec!["-r", "-t", "5", "-x", c, "127.0.0.1", "0"];
+    args.extend(program);
+    let ours = start_server(None, &args, &dir.path().join("log"));
+    assert_eq!(fetch("127.0.0.1", ours.port), "alice/alice\n");
+    if let Some(debian_server) = common::debian("tcpserver") {
+        let theirs = start_server(Some(&debian_server), &args, &dir.path().join("log2"));
+        assert_eq!(fetch("127.0.0.1", theirs.port), "alice/alice\n", "as Debian's");
+    }
+    // tcpclient asks the server's host too.
+    let out = run_tool(
+        "tcpclient",
+        ["-r", "127.0.0.1", &ours.port.to_string(), "sh", "-c", "echo \"$TCPREMOTEINFO\""],
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "alice\n");
+    // A silent ident server: after -t seconds the connection is served
+    // without TCPREMOTEINFO (the deny-all rule then applies).
+    answer.store(false, std::sync::atomic::Ordering::SeqCst);
+    let mut args = vec!["-r", "-t", "1", "127.0.0.1", "0", "sh", "-c"];
+    args.push("echo \"${TCPREMOTEINFO-unset}\"");
+    let slow = start_server(None, &args, &dir.path().join("log3"));
+    let start = std::time::Instant::now();
+    assert_eq!(fetch("127.0.0.1", slow.port), "unset\n");
+    let waited = start.elapsed();
+    assert!(waited >= Duration::from_millis(900), "waited {waited:?} for ident");
+}
+
+#[test]
+fn tcpserver_sets_ids_with_u_and_g() {
+    require_root!();
+    let dir = tempfile::tempdir().unwrap();
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().expect("account nobody");
+    let uid = nobody.uid.as_raw().to_string();
+    let gid = nobody.gid.as_raw().to_string();
+    let program = ["sh", "-c", "id -u; id -g; id -G"];
+    let mut args = vec!["-R", "-u", &uid, "-g", &gid, "127.0.0.1", "0"];
+    args.extend(program);
+    let ours = start_server(None, &args, &dir.path().join("log"));
+    let expected = format!("{uid}\n{gid}\n{gid}\n");
+    assert_eq!(fetch("127.0.0.1", ours.port), expected);
+    // -U takes them from $UID and $GID.
+    let mut cmd_args = vec!["-U", "-R", "127.0.0.1", "0"];
+    cmd_args.extend(program);
+    let mut cmd = tool("tcpserver");
+    cmd.env("UID", &uid).env("GID", &gid).arg("-1").args(&cmd_args);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::null());
+    let mut proc = Spawned::start(cmd);
+    let mut line = String::new();
+    BufReader::new(proc.child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let port: u16 = line.trim().parse().unwrap();
+    assert_eq!(fetch("127.0.0.1", port), expected);
+}
