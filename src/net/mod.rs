@@ -172,6 +172,13 @@ pub fn peer_addr(fd: &impl AsFd) -> nix::Result<SocketAddr> {
     to_std(&addr).ok_or(nix::Error::EAFNOSUPPORT)
 }
 
+/// Point descriptor 2 at /dev/null (ucspi-tcp's `-q`).
+pub fn silence_stderr() {
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        let _ = crate::sys::dup_to(null.as_fd(), 2);
+    }
+}
+
 /// Mark every descriptor from 3 up close-on-exec, except those in `keep`,
 /// so that a program execed next receives only what it should.
 pub fn close_on_exec_from_3(keep: &[i32]) {

@@ -142,6 +142,10 @@ fn addresses(host: &str, port: u16) -> Result<Vec<SocketAddr>, Failure> {
 
 pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
     let o = parse(args)?;
+    if o.verbosity == 0 {
+        // -q: no messages at all, not even fatal ones.
+        net::silence_stderr();
+    }
     let port = net::parse_port(&o.port).ok_or_else(|| {
         Failure::temporary(format!("unable to figure out port number for {}", o.port))
     })?;

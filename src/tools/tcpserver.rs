@@ -172,6 +172,10 @@ fn warn_line(verbosity: u8, line: &str) {
 
 pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
     let o = parse(args, |name| std::env::var(name).ok())?;
+    if o.verbosity == 0 {
+        // -q: no messages at all, not even fatal ones.
+        net::silence_stderr();
+    }
     let port = net::parse_port(&o.port).ok_or_else(|| {
         Failure::temporary(format!("unable to figure out port number for {}", o.port))
     })?;
