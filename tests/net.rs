@@ -52,6 +52,7 @@ for fd in range(3, 64):
 out.append("extra=" + ",".join(extra))
 out.append("children=" + os.environ.get("PHP_FCGI_CHILDREN", "-"))
 out.append("argv=" + " ".join(sys.argv[1:]))
+out.append("cwd=" + os.getcwd())
 tmp = os.environ["REPORT"] + ".tmp." + str(os.getpid())
 with open(tmp, "w") as f:
     f.write("\n".join(out) + "\n")
@@ -162,6 +163,26 @@ fn spawn_fcgi_f_runs_through_the_shell() {
     let text = report(dir.path(), app_run.pid());
     assert!(text.contains("argv=via shell\n"), "{text}");
     TcpStream::connect(("127.0.0.1", port)).expect("connect");
+}
+
+#[test]
+fn spawn_fcgi_ipv6_and_chdir() {
+    if TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("skipped: no IPv6 loopback");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let app = fdapp(dir.path());
+    let work = dir.path().join("work");
+    fs::create_dir(&work).unwrap();
+    let port = TcpListener::bind("[::1]:0").unwrap().local_addr().unwrap().port();
+    let mut cmd = tool("spawn-fcgi");
+    cmd.env("REPORT", dir.path().join("report"));
+    cmd.args(["-n", "-a", "::1", "-p", &port.to_string(), "-d"]).arg(&work).arg("--").arg(&app);
+    let app_run = Spawned::start(cmd);
+    let text = report(dir.path(), app_run.pid());
+    assert!(text.contains(&format!("cwd={}\n", work.display())), "{text}");
+    TcpStream::connect(("::1", port)).expect("connect over IPv6");
 }
 
 #[test]
@@ -452,6 +473,34 @@ fn tcpserver_holds_connections_beyond_the_limit() {
     drop(first);
     greet(&mut third);
     drop(second);
+}
+
+#[test]
+fn tcpserver_never_runs_more_than_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let server = start_server(
+        None,
+        &["-v", "-R", "-H", "-c", "3", "127.0.0.1", "0", "sh", "-c", "sleep 0.05; echo hi"],
+        &log,
+    );
+    let port = server.port;
+    let clients: Vec<_> =
+        (0..20).map(|_| std::thread::spawn(move || fetch("127.0.0.1", port))).collect();
+    for client in clients {
+        assert_eq!(client.join().unwrap(), "hi\n");
+    }
+    wait_for(Duration::from_secs(20), "20 end lines", || {
+        fs::read_to_string(&log).unwrap().matches(" status 0\n").count() == 20
+    });
+    let text = fs::read_to_string(&log).unwrap();
+    let most = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("tcpserver: status: "))
+        .map(|s| s.strip_suffix("/3").unwrap().parse::<u32>().unwrap())
+        .max()
+        .unwrap();
+    assert_eq!(most, 3, "the limit is reached and never passed:\n{text}");
 }
 
 #[test]
