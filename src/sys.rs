@@ -315,3 +315,12 @@ pub fn host_name_of(ip: std::net::IpAddr) -> Option<String> {
     let name = name.to_string_lossy().into_owned();
     (!name.is_empty()).then_some(name)
 }
+
+/// Restore the default action for `sig` (a forked child undoing its
+/// parent's self-pipe handlers before it execs).
+pub fn default_signal(sig: Signal) {
+    // SAFETY: installing SIG_DFL registers no handler code.
+    unsafe {
+        let _ = signal(sig, SigHandler::SigDfl);
+    }
+}

@@ -306,6 +306,8 @@ fn safe(text: &str) -> String {
 /// connection on fds 0 and 1. Never returns.
 fn child(o: &Options, conn: OwnedFd) -> ! {
     sys::default_sigpipe();
+    sys::default_signal(Signal::SIGTERM);
+    sys::default_signal(Signal::SIGCHLD);
     // The program gets a blocking socket, whatever the listener's flags.
     let _ = net::set_nonblocking(&conn, false);
     let pid = std::process::id();
