@@ -18,7 +18,7 @@ use nix::sys::socket::{
     AddressFamily, SockFlag, SockType, UnixAddr, bind, connect, setsockopt, socket, sockopt,
 };
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{Gid, Group, Uid, User};
+use nix::unistd::{Gid, Uid};
 
 use crate::fail::Failure;
 use crate::net::{self, Step, privs};
@@ -240,25 +240,26 @@ fn find_user_group(
     user: Option<&str>,
     group: Option<&str>,
 ) -> Result<(u32, u32, Option<String>), Failure> {
+    let passwd = privs::passwd_text();
     let mut uid = 0;
     let mut gid = 0;
     let mut name = None;
-    let mut account: Option<User> = None;
+    let mut account = None;
     if let Some(user) = user {
         let (n, whole) = strtol(user, 10);
         if n <= 0 || !whole {
-            let Ok(Some(pw)) = User::from_name(user) else {
+            let Some(pw) = privs::account_named(&passwd, user) else {
                 return Err(fail(format!("can't find user name {user}")));
             };
-            if pw.uid.is_root() {
+            if pw.uid == 0 {
                 return Err(fail("I will not set uid to 0"));
             }
-            uid = pw.uid.as_raw();
+            uid = pw.uid;
             name = Some(user.to_string());
             account = Some(pw);
         } else {
             uid = n as u32;
-            if let Ok(Some(pw)) = User::from_uid(Uid::from_raw(uid)) {
+            if let Some(pw) = privs::account_with_uid(&passwd, uid) {
                 name = Some(pw.name.clone());
                 account = Some(pw);
             }
@@ -267,18 +268,18 @@ fn find_user_group(
     if let Some(group) = group {
         let (n, whole) = strtol(group, 10);
         if n <= 0 || !whole {
-            let Ok(Some(gr)) = Group::from_name(group) else {
+            let Some(g) = privs::group_named(&privs::group_text(), group) else {
                 return Err(fail(format!("can't find group name {group}")));
             };
-            if gr.gid.as_raw() == 0 {
+            if g == 0 {
                 return Err(fail("I will not set gid to 0"));
             }
-            gid = gr.gid.as_raw();
+            gid = g;
         } else {
             gid = n as u32;
         }
     } else if let Some(pw) = account {
-        gid = pw.gid.as_raw();
+        gid = pw.gid;
         if gid == 0 {
             return Err(fail("I will not set gid to 0"));
         }
