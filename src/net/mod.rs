@@ -28,6 +28,31 @@ pub fn parse_host(host: &str) -> Option<IpAddr> {
     bare.parse().ok()
 }
 
+/// The addresses of a host name (through the system resolver), or the
+/// ucspi-tcp message: `no IP address for HOST` when the name has none,
+/// `temporarily unable to figure out IP address for HOST: reason`
+/// otherwise.
+pub fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+    use std::net::ToSocketAddrs;
+    match (host, port).to_socket_addrs() {
+        Ok(addrs) => {
+            let list: Vec<SocketAddr> = addrs.collect();
+            if list.is_empty() { Err(format!("no IP address for {host}")) } else { Ok(list) }
+        }
+        Err(e) => {
+            let text = e.to_string();
+            if e.raw_os_error().is_none() && !text.contains("Temporary failure") {
+                Err(format!("no IP address for {host}"))
+            } else {
+                Err(format!(
+                    "temporarily unable to figure out IP address for {host}: {}",
+                    crate::errstr::io_str(&e)
+                ))
+            }
+        }
+    }
+}
+
 /// A port number: decimal, or a service name from /etc/services.
 pub fn parse_port(port: &str) -> Option<u16> {
     if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) {

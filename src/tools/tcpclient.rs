@@ -124,20 +124,7 @@ fn addresses(host: &str, port: u16) -> Result<Vec<SocketAddr>, Failure> {
     if let Some(ip) = net::parse_host(host) {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
-    use std::net::ToSocketAddrs;
-    let list: Vec<SocketAddr> = (host, port)
-        .to_socket_addrs()
-        .map_err(|e| {
-            Failure::temporary(format!(
-                "temporarily unable to figure out IP address for {host}: {}",
-                errstr::io_str(&e)
-            ))
-        })?
-        .collect();
-    if list.is_empty() {
-        return Err(Failure::temporary(format!("no IP address for {host}")));
-    }
-    Ok(list)
+    net::resolve(host, port).map_err(Failure::temporary)
 }
 
 pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {

@@ -152,16 +152,7 @@ pub fn resolve_host(host: &str, port: u16) -> Result<SocketAddr, Failure> {
     if let Some(ip) = net::parse_host(host) {
         return Ok(SocketAddr::new(ip, port));
     }
-    use std::net::ToSocketAddrs;
-    match (host, port).to_socket_addrs() {
-        Ok(mut addrs) => {
-            addrs.next().ok_or_else(|| Failure::temporary(format!("no IP address for {host}")))
-        }
-        Err(e) => Err(Failure::temporary(format!(
-            "temporarily unable to figure out IP address for {host}: {}",
-            errstr::io_str(&e)
-        ))),
-    }
+    net::resolve(host, port).map(|list| list[0]).map_err(Failure::temporary)
 }
 
 fn warn_line(verbosity: u8, line: &str) {
