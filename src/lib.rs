@@ -5,6 +5,7 @@
 //! lives in `tools/` and holds only its argument handling and its own logic;
 //! the shared mechanisms live once, below.
 
+pub mod chain;
 pub mod errstr;
 pub mod fail;
 pub mod net;

@@ -108,17 +108,16 @@ impl Status {
         }
         let changed = Tai64N::unpack(bytes[..12].try_into().expect("12 bytes"));
         let pid = u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes"));
-        let runit = if bytes.len() >= LEN {
-            let state = match bytes[19] {
-                0 => RunState::Down,
-                1 => RunState::Run,
-                2 => RunState::Finish,
-                _ => return Err(BadFormat),
-            };
-            Some(RunitExtra { term_sent: bytes[18] != 0, state })
-        } else {
-            None
+        // A run state no supervisor writes: read the record as
+        // daemontools' 18 bytes, as Debian's svstat does, rather than
+        // refuse it.
+        let state = match bytes.get(19) {
+            Some(0) => Some(RunState::Down),
+            Some(1) => Some(RunState::Run),
+            Some(2) => Some(RunState::Finish),
+            _ => None,
         };
+        let runit = state.map(|state| RunitExtra { term_sent: bytes[18] != 0, state });
         Ok(Status { changed, pid, paused: bytes[16] != 0, want: Want::from_byte(bytes[17]), runit })
     }
 
@@ -151,12 +150,17 @@ impl Status {
 
 /// Replace `dir/name` with `contents` atomically: write `name.new`, rename.
 pub fn replace_file(dir: &Path, name: &str, contents: &[u8]) -> io::Result<()> {
-    let target = dir.join(name);
-    let temp = dir.join(format!("{name}.new"));
-    let mut file = fs::File::create(&temp)?;
+    replace_via(&dir.join(format!("{name}.new")), &dir.join(name), contents)
+}
+
+/// Replace `target` with `contents` atomically: write `temp`, rename it
+/// over `target`. Allocates nothing for paths short enough for std's stack
+/// buffer, which keeps `supervise`'s loop free of heap work.
+pub fn replace_via(temp: &Path, target: &Path, contents: &[u8]) -> io::Result<()> {
+    let mut file = fs::File::create(temp)?;
     file.write_all(contents)?;
     drop(file);
-    fs::rename(&temp, &target)
+    fs::rename(temp, target)
 }
 
 /// Read and decode `dir/supervise/status`-style file at `path`.
@@ -202,6 +206,15 @@ mod tests {
         assert_eq!(status.runit, None);
         assert_eq!(status.pid, 0x0102_0304);
         assert_eq!(Status::decode(&bytes[..17]), Err(BadFormat));
+    }
+
+    #[test]
+    fn unknown_run_state_reads_as_daemontools_record() {
+        let mut bytes = sample().encode();
+        bytes[19] = 3;
+        let status = Status::decode(&bytes).unwrap();
+        assert_eq!(status.runit, None);
+        assert_eq!((status.pid, status.paused, status.want), (0x0102_0304, true, Want::Down));
     }
 
     #[test]

@@ -141,6 +141,12 @@ impl SelfPipe {
         self.read.as_fd()
     }
 
+    /// Whether a signal arrived since the last [`SelfPipe::take`], without a
+    /// system call.
+    pub fn pending(&self) -> bool {
+        PENDING.load(Ordering::SeqCst) != 0
+    }
+
     /// Drain the pipe; the signals received since the last call.
     pub fn take(&self) -> Received {
         let mut buf = [0u8; 64];
@@ -195,132 +201,84 @@ pub fn local_time(unix_secs: i64) -> Option<LocalTime> {
     })
 }
 
-/// Whether `fork` returned in the parent or in the child.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Add `increment` to the nice level (`nice(2)`, which nix lacks).
+pub fn nice(increment: i32) -> io::Result<()> {
+    nix::errno::Errno::clear();
+    // SAFETY: nice takes an integer and touches no memory.
+    let result = unsafe { libc::nice(increment) };
+    // -1 is also a valid new level: only errno tells a failure.
+    let errno = nix::errno::Errno::last_raw();
+    if result == -1 && errno != 0 {
+        return Err(io::Error::from_raw_os_error(errno));
+    }
+    Ok(())
+}
+
+/// Which side of a `fork` this process is on.
 pub enum Forked {
     Parent(nix::unistd::Pid),
     Child,
 }
 
-/// `fork(2)`, for tend's network tools (tcpserver, spawn-fcgi), which are
-/// single-threaded: they start no threads, so the child may allocate and
-/// run ordinary code until it execs or exits.
-pub fn fork_single_threaded() -> io::Result<Forked> {
-    // SAFETY: callers are single-threaded programs (no other thread can
-    // hold a lock the child would need).
+/// `fork(2)`, for the single-threaded network servers (`tcpserver`,
+/// `spawn-fcgi -F`): the child sets up its descriptors and `exec`s, or
+/// exits.
+///
+/// Callers must be single-threaded: tend's tools start no threads.
+pub fn fork() -> io::Result<Forked> {
+    // SAFETY: the tools calling this are single-threaded, so the child
+    // cannot inherit a lock held by another thread; it only sets up
+    // descriptors, prints, and execs or exits.
     match unsafe { nix::unistd::fork() }? {
         nix::unistd::ForkResult::Parent { child } => Ok(Forked::Parent(child)),
         nix::unistd::ForkResult::Child => Ok(Forked::Child),
     }
 }
 
-/// `dup2(fd, target)`: make descriptor number `target` a copy of `fd`
-/// (without close-on-exec), closing what `target` held before. Used to
-/// place sockets on fixed descriptor numbers (fd 0 for spawn-fcgi's
-/// application, fds 6 and 7 for tcpclient's program) right before `exec`.
-pub fn dup_to(fd: BorrowedFd<'_>, target: i32) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    if fd.as_raw_fd() == target {
-        // dup2 on itself keeps close-on-exec: clear it explicitly.
-        let flags = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD)?;
-        let flags = nix::fcntl::FdFlag::from_bits_truncate(flags) - nix::fcntl::FdFlag::FD_CLOEXEC;
-        nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFD(flags))?;
-        return Ok(());
-    }
-    // SAFETY: dup2 only manipulates the descriptor table; `target` is a
-    // number the caller reserves for the program it is about to exec.
-    let res = unsafe { libc::dup2(fd.as_raw_fd(), target) };
-    if res < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// Set an environment variable. Only for single-threaded programs (the
-/// network tools), right before they exec.
-pub fn set_env(name: &str, value: &str) {
-    // SAFETY: callers start no threads, so nothing reads the environment
-    // concurrently.
-    unsafe { std::env::set_var(name, value) };
-}
-
-/// Remove an environment variable; see `set_env`.
-pub fn remove_env(name: &str) {
-    // SAFETY: as in `set_env`.
-    unsafe { std::env::remove_var(name) };
-}
-
-/// Set close-on-exec on descriptor number `fd`, which this code does not
-/// own (used to keep stray inherited descriptors from a program about to
-/// be execed). Errors (EBADF for a number no longer open) are ignored.
-pub fn set_cloexec_raw(fd: i32) {
-    // SAFETY: fcntl(F_SETFD) changes only the descriptor's flags.
-    unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
-}
-
-/// The host name of an IP address (reverse lookup through the system's
-/// resolver: /etc/hosts, then DNS), or None when it has none.
-pub fn host_name_of(ip: std::net::IpAddr) -> Option<String> {
-    use std::net::IpAddr;
+/// The host name registered for `addr` in reverse DNS, if any
+/// (`getnameinfo` with `NI_NAMEREQD`).
+pub fn reverse_name(addr: std::net::IpAddr) -> Option<String> {
+    let sock = nix::sys::socket::SockaddrStorage::from(std::net::SocketAddr::new(addr, 0));
+    use nix::sys::socket::SockaddrLike;
     let mut host = [0 as libc::c_char; 1025];
-    let rc = match ip {
-        IpAddr::V4(v4) => {
-            let sa = libc::sockaddr_in {
-                sin_family: libc::AF_INET as libc::sa_family_t,
-                sin_port: 0,
-                sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(v4.octets()) },
-                sin_zero: [0; 8],
-            };
-            // SAFETY: `sa` is a valid sockaddr_in of the given length and
-            // `host` a writable buffer of the given length.
-            unsafe {
-                libc::getnameinfo(
-                    (&sa as *const libc::sockaddr_in).cast(),
-                    std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-                    host.as_mut_ptr(),
-                    host.len() as libc::socklen_t,
-                    std::ptr::null_mut(),
-                    0,
-                    libc::NI_NAMEREQD,
-                )
-            }
-        }
-        IpAddr::V6(v6) => {
-            let sa = libc::sockaddr_in6 {
-                sin6_family: libc::AF_INET6 as libc::sa_family_t,
-                sin6_port: 0,
-                sin6_flowinfo: 0,
-                sin6_addr: libc::in6_addr { s6_addr: v6.octets() },
-                sin6_scope_id: 0,
-            };
-            // SAFETY: as above, for a sockaddr_in6.
-            unsafe {
-                libc::getnameinfo(
-                    (&sa as *const libc::sockaddr_in6).cast(),
-                    std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
-                    host.as_mut_ptr(),
-                    host.len() as libc::socklen_t,
-                    std::ptr::null_mut(),
-                    0,
-                    libc::NI_NAMEREQD,
-                )
-            }
-        }
+    // SAFETY: `sock` is a valid sockaddr of the given length; `host` is a
+    // writable buffer of the given size; no service buffer is asked for.
+    let rc = unsafe {
+        libc::getnameinfo(
+            sock.as_ptr(),
+            sock.len(),
+            host.as_mut_ptr(),
+            host.len() as libc::socklen_t,
+            std::ptr::null_mut(),
+            0,
+            libc::NI_NAMEREQD,
+        )
     };
     if rc != 0 {
         return None;
     }
     // SAFETY: getnameinfo succeeded, so `host` holds a NUL-terminated string.
     let name = unsafe { std::ffi::CStr::from_ptr(host.as_ptr()) };
-    let name = name.to_string_lossy().into_owned();
-    (!name.is_empty()).then_some(name)
+    Some(name.to_string_lossy().into_owned())
 }
 
-/// Restore the default action for `sig` (a forked child undoing its
-/// parent's self-pipe handlers before it execs).
-pub fn default_signal(sig: Signal) {
-    // SAFETY: installing SIG_DFL registers no handler code.
-    unsafe {
-        let _ = signal(sig, SigHandler::SigDfl);
+/// Put a copy of `fd` on descriptor number `target` (not close-on-exec),
+/// for programs that expect a connection on fixed descriptors
+/// (`tcpclient`'s 6 and 7). Whatever was open on `target` is closed.
+pub fn dup_to(fd: impl AsFd, target: std::os::fd::RawFd) -> io::Result<()> {
+    use std::os::fd::{AsRawFd, IntoRawFd};
+    if fd.as_fd().as_raw_fd() == target {
+        return nix::fcntl::fcntl(
+            fd.as_fd(),
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+        )
+        .map(drop)
+        .map_err(io::Error::from);
     }
+    // SAFETY: `target` is a plain descriptor number; dup2 closes whatever
+    // was there atomically. The returned OwnedFd is released at once so
+    // the descriptor stays open for the program exec'd next.
+    let new = unsafe { nix::unistd::dup2_raw(fd, target) }?;
+    let _ = new.into_raw_fd();
+    Ok(())
 }

@@ -1,72 +1,68 @@
-//! End to end, as root: examples/fastcgi supervised by tend's svscan
-//! (spawn-fcgi -n under softlimit and setuidgid, logged by multilog as
-//! another account), behind a real nginx, driven with svc and checked with
-//! curl, svstat, the log and /proc.
+//! The web deployment of examples/fastcgi, end to end with real
+//! components: nginx (Debian) in front on loopback, the FastCGI app under
+//! tend's svscan through spawn-fcgi, softlimit and setuidgid, logged by
+//! multilog as its own user; curl (Debian) as the client. Then the svc
+//! controls: -t, -h, -k, -d, -u. Also a tcpserver service under svscan.
+//!
+//! Runs as root; creates the system accounts `web` and `applog` (no home)
+//! if they are missing.
 
 mod common;
 
 use std::fs;
-use std::net::TcpListener;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::*;
 
+const LONG: Duration = Duration::from_secs(30);
+
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// Create a system account unless it exists.
-fn ensure_account(name: &str) -> nix::unistd::User {
+/// The uid of `name`, creating it as a system account without a home if
+/// it does not exist.
+fn ensure_user(name: &str) -> u32 {
     if let Ok(Some(user)) = nix::unistd::User::from_name(name) {
-        return user;
+        return user.uid.as_raw();
     }
-    let status = Command::new("useradd")
-        .args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name])
-        .status()
-        .expect("useradd");
-    assert!(status.success(), "useradd {name}");
-    nix::unistd::User::from_name(name).unwrap().expect("account just created")
-}
-
-/// The body curl gets from `url`, or None if the request fails.
-fn curl(url: &str) -> Option<String> {
-    let out = Command::new("curl")
-        .args(["-sf", "-m", "5", url])
-        .stdin(Stdio::null())
+    let out = Command::new("useradd")
+        .args([
+            "--system",
+            "--no-create-home",
+            "--user-group",
+            "--shell",
+            "/usr/sbin/nologin",
+            name,
+        ])
         .output()
-        .expect("curl");
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+        .expect("run useradd");
+    assert!(out.status.success(), "useradd {name}: {}", String::from_utf8_lossy(&out.stderr));
+    nix::unistd::User::from_name(name).unwrap().expect("account created").uid.as_raw()
 }
 
-/// The pid in `hello from pid N`.
-fn served_pid(url: &str) -> Option<u32> {
-    curl(url)?.trim().strip_prefix("hello from pid ")?.parse().ok()
+/// A directory of tend's tool links, first on the PATH of the services.
+fn tend_links(root: &Path) -> PathBuf {
+    let bin = root.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let out = output_within(
+        {
+            let mut cmd = Command::new(tend_bin());
+            cmd.arg("install").arg("--force").arg(&bin);
+            cmd
+        },
+        Duration::from_secs(20),
+    );
+    assert!(out.status.success(), "tend install: {}", String::from_utf8_lossy(&out.stderr));
+    bin
 }
 
-fn svc(flag: &str, dir: &Path) {
-    let out = run_tool("svc", [flag.as_ref(), dir.as_os_str()]);
-    assert!(out.status.success(), "svc {flag}: {out:?}");
-}
-
-fn svstat(dir: &Path) -> String {
-    String::from_utf8_lossy(&run_tool("svstat", [dir]).stdout).into_owned()
-}
-
-/// The pid svstat reports for a service that is up.
-fn up_pid(dir: &Path) -> Option<u32> {
-    let text = svstat(dir);
-    let rest = text.split_once(": up (pid ")?.1;
-    rest.split(')').next()?.parse().ok()
-}
-
-/// Copy a directory tree (files and directories only).
 fn copy_tree(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
+    for entry in fs::read_dir(from).unwrap().flatten() {
         let target = to.join(entry.file_name());
         if entry.file_type().unwrap().is_dir() {
             copy_tree(&entry.path(), &target);
@@ -76,154 +72,245 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-fn nginx_config(dir: &Path, port: u16, app_port: u16) -> PathBuf {
-    let d = dir.display();
+/// GET `url` with curl: (HTTP code, body); code 0 when nothing answered.
+fn get(curl: &Path, url: &str) -> (u32, String) {
+    let mut cmd = Command::new(curl);
+    cmd.args(["-s", "--max-time", "5", "-w", "\n%{http_code}", url]);
+    let out = output_within(cmd, Duration::from_secs(20));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (code.trim().parse().unwrap_or(0), body.to_owned())
+}
+
+/// The pid a page reports.
+fn page_pid(body: &str) -> Option<u32> {
+    body.lines().find_map(|l| l.strip_prefix("pid ")).and_then(|p| p.parse().ok())
+}
+
+fn svc(flag: &str, dir: &Path) {
+    let out = run_tool("svc", [flag.as_ref(), dir.as_os_str()]);
+    assert!(out.status.success(), "svc {flag}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn svstat(dir: &Path) -> String {
+    String::from_utf8_lossy(&run_tool("svstat", [dir]).stdout).into_owned()
+}
+
+fn service_pid(dir: &Path) -> Option<u32> {
+    let line = svstat(dir);
+    let rest = line.split("(pid ").nth(1)?;
+    rest.split(')').next()?.parse().ok()
+}
+
+/// A value of a row of /proc/PID/limits: (soft, hard).
+fn limit(pid: u32, row: &str) -> (String, String) {
+    let limits = fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits.lines().find(|l| l.starts_with(row)).expect(row);
+    let fields: Vec<&str> = line[row.len()..].split_whitespace().collect();
+    (fields[0].to_owned(), fields[1].to_owned())
+}
+
+fn status_field(pid: u32, name: &str) -> String {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with(name)).expect(name);
+    line[name.len()..].trim().to_owned()
+}
+
+fn nginx_conf(root: &Path, port: u16, app_port: u16) -> PathBuf {
+    let r = root.display();
     let conf = format!(
-        "daemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{}}\nhttp {{\n  \
-         access_log {d}/access.log;\n  client_body_temp_path {d}/body;\n  \
-         fastcgi_temp_path {d}/fastcgi;\n  proxy_temp_path {d}/proxy;\n  \
-         uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n  server {{\n    \
-         listen 127.0.0.1:{port};\n    location / {{\n      fastcgi_pass 127.0.0.1:{app_port};\n      \
-         include /etc/nginx/fastcgi_params;\n    }}\n  }}\n}}\n"
+        "daemon off;\nmaster_process on;\nworker_processes 1;\npid {r}/nginx.pid;\nerror_log {r}/nginx-error.log;\n\
+         events {{ worker_connections 64; }}\n\
+         http {{\n  access_log {r}/nginx-access.log;\n  client_body_temp_path {r}/tmp/body;\n  \
+         fastcgi_temp_path {r}/tmp/fastcgi;\n  proxy_temp_path {r}/tmp/proxy;\n  uwsgi_temp_path {r}/tmp/uwsgi;\n  \
+         scgi_temp_path {r}/tmp/scgi;\n  server {{\n    listen 127.0.0.1:{port};\n    location / {{\n      \
+         include /etc/nginx/fastcgi_params;\n      fastcgi_pass 127.0.0.1:{app_port};\n    }}\n  }}\n}}\n"
     );
-    let path = dir.join("nginx.conf");
+    fs::create_dir_all(root.join("tmp")).unwrap();
+    let path = root.join("nginx.conf");
     fs::write(&path, conf).unwrap();
     path
 }
 
-/// The soft limit on a /proc/PID/limits line starting with `name`.
-fn soft_limit(pid: u32, name: &str) -> String {
-    let limits = fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
-    let line = limits.lines().find(|l| l.starts_with(name)).unwrap().to_string();
-    line[name.len()..].split_whitespace().next().unwrap().to_string()
-}
-
 #[test]
-fn fastcgi_example_behind_nginx() {
+fn fastcgi_app_behind_nginx_under_svscan() {
     require_root!();
     let nginx = require_debian!("nginx");
-    let _curl = require_debian!("curl");
-    if !Path::new("/usr/bin/python3").exists() {
-        eprintln!("skipped: /usr/bin/python3 is missing");
-        return;
-    }
-    let web = ensure_account("web");
-    let applog = ensure_account("applog");
+    let curl = require_debian!("curl");
+    let _python = require_debian!("python3");
+    let web = ensure_user("web");
+    let applog = ensure_user("applog");
 
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
+    // The services run as web and applog: they must reach their files.
     fs::set_permissions(root, fs::Permissions::from_mode(0o755)).unwrap();
-    let bin = root.join("bin");
-    let out = output_within(
-        {
-            let mut cmd = Command::new(tend_bin());
-            cmd.arg("install").arg("--force").arg(&bin);
-            cmd
-        },
-        Duration::from_secs(20),
-    );
-    assert!(out.status.success(), "tend install: {out:?}");
-
-    // The service, with free ports instead of 12000.
-    let app_port = free_port();
-    let scan = root.join("service");
-    let service = scan.join("fastcgi");
-    copy_tree(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fastcgi"), &service);
-    let run = fs::read_to_string(service.join("run")).unwrap();
-    assert!(run.contains("-p 12000"));
-    write_script(&service.join("run"), &run.replace("-p 12000", &format!("-p {app_port}")));
-    for script in ["log/run", "app.fcgi"] {
-        fs::set_permissions(service.join(script), fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    let main = service.join("log/main");
-    fs::create_dir(&main).unwrap();
-    nix::unistd::chown(&main, Some(applog.uid), Some(applog.gid)).unwrap();
-
-    // nginx in front.
-    let nginx_dir = root.join("nginx");
-    fs::create_dir(&nginx_dir).unwrap();
-    let port = free_port();
-    let conf = nginx_config(&nginx_dir, port, app_port);
-    let mut cmd = Command::new(nginx);
-    cmd.arg("-c").arg(&conf).arg("-p").arg(&nginx_dir);
-    cmd.arg("-e").arg(nginx_dir.join("error.log"));
-    cmd.stdout(Stdio::null()).stderr(Stdio::null());
-    let _nginx = Spawned::start(cmd);
-
-    // svscan, finding tend's tools first, then Debian's.
-    let mut cmd = tool("svscan");
-    cmd.arg(&scan).env("PATH", format!("{}:/usr/bin:/bin", bin.display()));
-    cmd.stdout(Stdio::null()).stderr(Stdio::null());
-    let _svscan = Spawned::start(cmd);
-    let log_service = service.join("log");
-    let cleanup = Cleanup(vec![service.clone(), log_service.clone()]);
-
-    let url = format!("http://127.0.0.1:{port}/");
-    let mut pid = None;
-    wait_for(Duration::from_secs(30), "the application to answer through nginx", || {
-        pid = served_pid(&url);
-        pid.is_some()
-    });
-    let pid = pid.unwrap();
-    assert_eq!(up_pid(&service), Some(pid), "supervise runs the application itself");
-    assert!(up_pid(&log_service).is_some(), "{}", svstat(&log_service));
-
-    // setuidgid web, softlimit -m 100000000 -o 300.
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
-    assert_eq!(uid_line.split_whitespace().nth(1), Some(web.uid.as_raw().to_string().as_str()));
-    assert_eq!(soft_limit(pid, "Max data size"), "100000000");
-    assert_eq!(soft_limit(pid, "Max address space"), "100000000");
-    assert_eq!(soft_limit(pid, "Max open files"), "300");
-
-    // svc -h: the application logs it, through multilog, as applog.
-    svc("-h", &service);
-    let current = main.join("current");
-    wait_for(Duration::from_secs(20), "got SIGHUP in the log", || {
-        fs::read_to_string(&current).map(|t| t.contains("got SIGHUP")).unwrap_or(false)
-    });
-    let text = fs::read_to_string(&current).unwrap();
-    for line in text.lines() {
-        assert!(line.starts_with("@4000") && line.len() > 26, "time-stamped: {line:?}");
-    }
-    assert!(text.contains(&format!("app.fcgi: pid {pid} serving")), "{text}");
-    assert_eq!(fs::metadata(&current).unwrap().uid(), applog.uid.as_raw());
-
-    // svc -t: a new process serves.
-    svc("-t", &service);
-    let mut second = None;
-    wait_for(Duration::from_secs(30), "a new pid after svc -t", || {
-        second = served_pid(&url).filter(|p| *p != pid);
-        second.is_some()
-    });
-    let second = second.unwrap();
-
-    // svc -k: restarted again.
-    svc("-k", &service);
-    wait_for(Duration::from_secs(30), "a new pid after svc -k", || {
-        served_pid(&url).is_some_and(|p| p != second)
-    });
-
-    // svc -d: down, nginx cannot reach it.
-    svc("-d", &service);
-    wait_for(Duration::from_secs(30), "svstat to say down", || {
-        svstat(&service).contains(": down ")
-    });
-    assert_eq!(curl(&url), None, "no answer while down");
-
-    // svc -u: up and serving.
-    svc("-u", &service);
-    wait_for(Duration::from_secs(30), "answers after svc -u", || served_pid(&url).is_some());
-    drop(cleanup);
-}
-
-/// Take the services down and stop their supervise processes on drop.
-struct Cleanup(Vec<PathBuf>);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        for dir in &self.0 {
-            let _ = run_tool("svc", [Path::new("-dx"), dir.as_path()]);
+    let bin = tend_links(root);
+    // tend's own chain tools and multilog when this binary has them,
+    // otherwise Debian's daemontools.
+    for name in ["softlimit", "setuidgid", "multilog"] {
+        if !bin.join(name).exists() {
+            let _ = require_debian!(name);
         }
     }
+    let scan = root.join("service");
+    let service = scan.join("fastcgi");
+    copy_tree(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fastcgi").as_path(), &service);
+    let app_port = free_port();
+    let run = fs::read_to_string(service.join("run")).unwrap();
+    assert!(run.contains("-p 12000"), "the example's run script names port 12000");
+    fs::write(service.join("run"), run.replace("-p 12000", &format!("-p {app_port}"))).unwrap();
+    fs::create_dir_all(service.join("log/main")).unwrap();
+    nix::unistd::chown(&service.join("log/main"), Some(nix::unistd::Uid::from_raw(applog)), None)
+        .unwrap();
+
+    let port = free_port();
+    let conf = nginx_conf(root, port, app_port);
+    let mut cmd = Command::new(&nginx);
+    cmd.arg("-c").arg(&conf).arg("-p").arg(root);
+    cmd.stderr(fs::File::create(root.join("nginx.stderr")).unwrap());
+    let _nginx = Spawned::start(cmd);
+
+    let mut cmd = tool("svscan");
+    cmd.arg(&scan).env("PATH", format!("{}:/usr/bin:/bin", bin.display()));
+    let _svscan = Spawned::start(cmd);
+
+    let url = format!("http://127.0.0.1:{port}/hello");
+    let mut last = (0, String::new());
+    assert!(
+        wait_until(LONG, || {
+            last = get(&curl, &url);
+            last.0 == 200
+        }),
+        "no page through nginx: {last:?}; svstat: {}; nginx: {}",
+        svstat(&service),
+        fs::read_to_string(root.join("nginx-error.log")).unwrap_or_default()
+    );
+    let body = &last.1;
+    assert!(body.contains("hello from tend's FastCGI example"), "{body}");
+    let pid = page_pid(body).expect("pid on the page");
+    assert_eq!(service_pid(&service), Some(pid), "supervise runs the app itself");
+
+    // The app runs as web, with web's groups, under the limits.
+    assert_eq!(status_field(pid, "Uid:").split_whitespace().next(), Some(web.to_string().as_str()));
+    let web_gid = nix::unistd::User::from_uid(web.into()).unwrap().unwrap().gid.as_raw();
+    assert_eq!(
+        status_field(pid, "Gid:").split_whitespace().next(),
+        Some(web_gid.to_string().as_str())
+    );
+    assert_eq!(limit(pid, "Max open files").0, "300");
+    assert_eq!(limit(pid, "Max data size").0, "200000000");
+    // The socket is the app's descriptor 0.
+    let fd0 = fs::read_link(format!("/proc/{pid}/fd/0")).unwrap();
+    assert!(fd0.to_string_lossy().starts_with("socket:"), "{fd0:?}");
+
+    // svc -t: a new process, and requests succeed again.
+    svc("-t", &service);
+    let mut new_pid = None;
+    wait_for(LONG, "a new app after svc -t", || {
+        let (code, body) = get(&curl, &url);
+        new_pid = page_pid(&body).filter(|&p| code == 200 && p != pid);
+        new_pid.is_some()
+    });
+    let pid = new_pid.unwrap();
+
+    // svc -h: the app sees SIGHUP, and keeps its pid.
+    svc("-h", &service);
+    wait_for(LONG, "the app counting the SIGHUP", || {
+        let (code, body) = get(&curl, &url);
+        code == 200 && body.contains("hups 1") && page_pid(&body) == Some(pid)
+    });
+
+    // svc -k: killed, restarted.
+    svc("-k", &service);
+    wait_for(LONG, "a new app after svc -k", || {
+        let (code, body) = get(&curl, &url);
+        code == 200 && page_pid(&body).is_some_and(|p| p != pid)
+    });
+
+    // svc -d: down; nginx answers 502, svstat says down.
+    svc("-d", &service);
+    wait_for(LONG, "svstat saying down", || svstat(&service).contains(": down "));
+    wait_for(LONG, "requests failing", || get(&curl, &url).0 == 502);
+    // svc -u: up again.
+    svc("-u", &service);
+    wait_for(LONG, "requests succeeding after svc -u", || get(&curl, &url).0 == 200);
+
+    // The log: TAI64N-stamped lines, written by applog.
+    let current = service.join("log/main/current");
+    wait_for(LONG, "the log lines", || {
+        fs::read_to_string(&current)
+            .is_ok_and(|t| t.contains("got SIGHUP") && t.contains("request GET /hello"))
+    });
+    assert_eq!(fs::metadata(&current).unwrap().uid(), applog, "current belongs to applog");
+    let text = fs::read_to_string(&current).unwrap();
+    for line in text.lines() {
+        let stamp = &line[..25.min(line.len())];
+        assert!(
+            stamp.len() == 25
+                && stamp.starts_with('@')
+                && stamp[1..].bytes().all(|b| b.is_ascii_hexdigit())
+                && line.as_bytes().get(25) == Some(&b' '),
+            "not a TAI64N-stamped line: {line:?}"
+        );
+    }
+    let logger = fs::read_to_string(service.join("log/supervise/pid")).unwrap_or_default();
+    if let Ok(logger) = logger.trim().parse::<u32>() {
+        assert_eq!(
+            status_field(logger, "Uid:").split_whitespace().next(),
+            Some(applog.to_string().as_str())
+        );
+    }
+}
+
+#[test]
+fn tcpserver_service_answers_clients_and_holds_the_limit() {
+    use std::io::{Read, Write};
+    require_root!();
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let bin = tend_links(root);
+    let scan = root.join("service");
+    let service = scan.join("echo");
+    let port = free_port();
+    write_script(
+        &service.join("run"),
+        &format!(
+            "#!/bin/sh\nexec 2>&1\nexec tcpserver -v -RHl0 -c 2 127.0.0.1 {port} sh -c 'echo \"hello $TCPREMOTEIP\"; exec cat'\n"
+        ),
+    );
+    let mut cmd = tool("svscan");
+    cmd.arg(&scan).env("PATH", format!("{}:/usr/bin:/bin", bin.display()));
+    let _svscan = Spawned::start(cmd);
+
+    let connect = || {
+        let s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+        s.set_read_timeout(Some(Duration::from_secs(20)))?;
+        Ok::<_, std::io::Error>(s)
+    };
+    let mut first = None;
+    wait_for(LONG, "tcpserver listening", || {
+        first = connect().ok();
+        first.is_some()
+    });
+    let mut first = first.unwrap();
+    let mut line = [0u8; 20];
+    let n = first.read(&mut line).unwrap();
+    assert_eq!(&line[..n], b"hello 127.0.0.1\n");
+    let mut second = connect().unwrap();
+    let n = second.read(&mut line).unwrap();
+    assert_eq!(&line[..n], b"hello 127.0.0.1\n");
+    // The third is connected by the kernel but not served.
+    let mut third = connect().unwrap();
+    third.set_read_timeout(Some(Duration::from_millis(700))).unwrap();
+    assert!(third.read(&mut line).is_err(), "the third client was served above -c 2");
+    // One ends: the third is served.
+    drop(first);
+    third.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let n = third.read(&mut line).unwrap();
+    assert_eq!(&line[..n], b"hello 127.0.0.1\n");
+    third.write_all(b"ping\n").unwrap();
+    let n = third.read(&mut line).unwrap();
+    assert_eq!(&line[..n], b"ping\n");
+    drop(second);
 }

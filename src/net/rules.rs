@@ -1,128 +1,149 @@
-//! ucspi-tcp's access rules: the text form tcprules reads
-//! (`1.2.3.:allow,VAR="value"`, `:deny`, `# comment`) and the lookup
-//! tcpserver does in the cdb it writes. Pure code.
+//! ucspi-tcp access rules: the text format `tcprules` compiles into a cdb,
+//! and the lookup order `tcpserver -x` follows.
+//!
+//! A rule line is `ADDRESS:allow,VAR="value",...` or `ADDRESS:deny`.
+//! ADDRESS is an IP address, a prefix ending in `.`, a range (`1.2.3.4-7`),
+//! `=host.name`, `=.domain`, `=` (any known host name), `user@ADDRESS`,
+//! or empty (everyone). The value after `=` may be quoted by any
+//! character. The cdb key is the address; the data is `D\0` for deny
+//! (nothing for allow) followed by `+VAR=value\0` for each variable, as
+//! ucspi-tcp's tcprules writes it. When several lines share an address,
+//! the first one wins. As an extension, an IPv6 address may stand before
+//! the colon that starts the instruction (`::1:allow`).
 
-use super::cdb::{self, Corrupt, Records};
+/// One compiled rule: the cdb key and data.
+pub type Entry = (Vec<u8>, Vec<u8>);
 
-/// A rule line tcprules cannot parse.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BadLine;
-
-/// One rule line turned into its cdb records: the keys (several for an
-/// address range like `1.2.3.4-6`) and the data they share.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rule {
-    pub keys: Vec<Vec<u8>>,
-    pub data: Vec<u8>,
-}
-
-/// Parse one input line (without its newline). `Ok(None)` for lines
-/// tcprules skips (comments, lines without a colon); `Err(())` for a line
-/// it cannot parse.
-pub fn parse_line(line: &[u8]) -> Result<Option<Rule>, BadLine> {
-    if line.first() == Some(&b'#') {
-        return Ok(None);
-    }
-    let mut len = line.len();
-    while len > 0 && matches!(line[len - 1], b'\n' | b' ' | b'\t' | b'\r') {
-        len -= 1;
-    }
-    let line = &line[..len];
-    let Some(colon) = line.iter().position(|&b| b == b':') else { return Ok(None) };
-    let address = &line[..colon];
-    let mut rest = &line[colon + 1..];
-    let mut data = Vec::new();
-    if let Some(r) = rest.strip_prefix(b"deny") {
-        data.extend_from_slice(b"D\0");
-        rest = r;
-    } else if let Some(r) = rest.strip_prefix(b"allow") {
-        rest = r;
-    } else {
-        return Err(BadLine);
-    }
-    while let Some(r) = rest.strip_prefix(b",") {
-        let eq = r.iter().position(|&b| b == b'=').ok_or(BadLine)?;
-        data.push(b'+');
-        data.extend_from_slice(&r[..=eq]);
-        let after = &r[eq + 1..];
-        let (&quote, after) = after.split_first().ok_or(BadLine)?;
-        let end = after.iter().position(|&b| b == quote).ok_or(BadLine)?;
-        data.extend_from_slice(&after[..end]);
-        data.push(0);
-        rest = &after[end + 1..];
-    }
-    if !rest.is_empty() {
-        return Err(BadLine);
-    }
-    Ok(Some(Rule { keys: expand_range(address), data }))
-}
-
-/// `1.2.3.4-6` stands for `1.2.3.4`, `1.2.3.5` and `1.2.3.6`: a range in
-/// the last dotted component.
-fn expand_range(address: &[u8]) -> Vec<Vec<u8>> {
-    let start = address.iter().rposition(|&b| b == b'.').map_or(0, |p| p + 1);
-    let last = &address[start..];
-    if address.first() != Some(&b'=')
-        && let Some(dash) = last.iter().position(|&b| b == b'-')
-        && let (Some(lo), Some(hi)) = (number(&last[..dash]), number(&last[dash + 1..]))
-        && lo <= hi
-    {
-        return (lo..=hi)
-            .map(|n| {
-                let mut key = address[..start].to_vec();
-                key.extend_from_slice(n.to_string().as_bytes());
-                key
-            })
-            .collect();
-    }
-    vec![address.to_vec()]
-}
-
-fn number(digits: &[u8]) -> Option<u32> {
-    if digits.is_empty() || digits.len() > 9 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(digits).ok()?.parse().ok()
-}
-
-/// Turn rule text into cdb records, in order; `Err(line)` names the first
-/// line that does not parse.
-pub fn compile(text: &[u8]) -> Result<Records, Vec<u8>> {
-    let mut records = Vec::new();
+/// Compile the text of a rules file into cdb entries, in file order.
+/// Empty lines, comments (`#` first) and lines without a colon are
+/// skipped; any other line that does not parse is returned as the error.
+pub fn compile(text: &[u8]) -> Result<Vec<Entry>, Vec<u8>> {
+    let mut entries = Vec::new();
     for line in text.split(|&b| b == b'\n') {
-        match parse_line(line) {
-            Ok(Some(rule)) => {
-                for key in rule.keys {
-                    records.push((key, rule.data.clone()));
-                }
+        let mut line = line;
+        while let Some((&last, rest)) = line.split_last() {
+            if last != b' ' && last != b'\t' && last != b'\r' {
+                break;
             }
-            Ok(None) => {}
-            Err(BadLine) => {
-                let mut shown = line.to_vec();
-                while matches!(shown.last(), Some(b' ' | b'\t' | b'\r')) {
-                    shown.pop();
-                }
-                return Err(shown);
-            }
+            line = rest;
+        }
+        if line.is_empty() || line[0] == b'#' {
+            continue;
+        }
+        let Some(colon) = line.iter().position(|&b| b == b':') else { continue };
+        let colon = find_instruction(line).unwrap_or(colon);
+        let (address, rest) = (&line[..colon], &line[colon + 1..]);
+        let data = parse_instruction(rest).ok_or_else(|| line.to_vec())?;
+        for key in expand(address).ok_or_else(|| line.to_vec())? {
+            entries.push((key, data.clone()));
         }
     }
-    Ok(records)
+    Ok(entries)
+}
+
+/// `deny` or `allow`, then `,VAR=<q>value<q>` items: the cdb data.
+fn parse_instruction(rest: &[u8]) -> Option<Vec<u8>> {
+    let mut data = Vec::new();
+    let mut rest = if let Some(r) = rest.strip_prefix(b"deny") {
+        data.extend_from_slice(b"D\0");
+        r
+    } else {
+        rest.strip_prefix(b"allow")?
+    };
+    while !rest.is_empty() {
+        rest = rest.strip_prefix(b",")?;
+        let eq = rest.iter().position(|&b| b == b'=')?;
+        data.push(b'+');
+        data.extend_from_slice(&rest[..=eq]);
+        let (&delimiter, r) = rest[eq + 1..].split_first()?;
+        let end = r.iter().position(|&b| b == delimiter)?;
+        data.extend_from_slice(&r[..end]);
+        data.push(0);
+        rest = &r[end + 1..];
+    }
+    Some(data)
+}
+
+/// The position of the colon that starts `allow` or `deny` (for IPv6
+/// addresses, which hold colons themselves).
+fn find_instruction(line: &[u8]) -> Option<usize> {
+    (0..line.len()).find(|&i| {
+        let rest = &line[i + 1..];
+        line[i] == b':'
+            && ["allow", "deny"].iter().any(|word| {
+                rest.strip_prefix(word.as_bytes()).is_some_and(|r| r.is_empty() || r[0] == b',')
+            })
+    })
+}
+
+/// The keys an address stands for: a range `X-Y` in an IP address
+/// becomes one key per number (`1.2.3.4-6`, or `1.2-3.4`). Host names
+/// (`=...`) are taken as they are. `None` if the range does not parse.
+fn expand(address: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let at = address.iter().position(|&b| b == b'@').map_or(0, |i| i + 1);
+    let (user, ip) = address.split_at(at);
+    if ip.first() == Some(&b'=') {
+        return Some(vec![address.to_vec()]);
+    }
+    let Some(dash) = ip.iter().position(|&b| b == b'-') else {
+        return Some(vec![address.to_vec()]);
+    };
+    let start = ip[..dash].iter().rposition(|&b| b == b'.').map_or(0, |i| i + 1);
+    let low = digits_value(&ip[start..dash])?;
+    let after = &ip[dash + 1..];
+    let len = after.iter().take_while(|b| b.is_ascii_digit()).count();
+    let high = digits_value(&after[..len])?;
+    let suffix = &after[len..];
+    if !suffix.is_empty() && suffix[0] != b'.' {
+        return None;
+    }
+    let prefix = [user, &ip[..start]].concat();
+    Some(
+        (low..=high)
+            .map(|n| [prefix.as_slice(), n.to_string().as_bytes(), suffix].concat())
+            .collect(),
+    )
+}
+
+/// The value of a run of digits; empty is 0.
+fn digits_value(digits: &[u8]) -> Option<u64> {
+    if !digits.iter().all(u8::is_ascii_digit) || digits.len() > 9 {
+        return None;
+    }
+    Some(digits.iter().fold(0, |n, &d| n * 10 + u64::from(d - b'0')))
 }
 
 /// What the rules say about a connection.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Verdict {
-    /// The key of the rule that matched (None: no rule, allowed).
-    pub key: Option<Vec<u8>>,
-    pub deny: bool,
-    /// Environment variables to set, in order.
-    pub env: Vec<(String, String)>,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Allowed, with these variables to set (`VAR=value`).
+    Allow(Vec<(String, String)>),
+    Deny,
 }
 
-/// The keys tried for a connection, in tcpserver's order: `info@ip`,
-/// `info@=host`, `ip`, `=host`, the IP's prefixes ending in `.` (or `:`
-/// for IPv6), `=.domain` suffixes of the host, `=`, then the empty key.
-pub fn candidate_keys(ip: &str, host: Option<&str>, info: Option<&str>) -> Vec<String> {
+/// Decode a rule's data: `D` items deny, `+VAR=value` items set
+/// variables; a rule without `D` allows.
+pub fn decode(data: &[u8]) -> Verdict {
+    let mut vars = Vec::new();
+    for item in data.split(|&b| b == 0) {
+        if item == b"D" {
+            return Verdict::Deny;
+        }
+        let Some(item) = item.strip_prefix(b"+") else { continue };
+        let item = String::from_utf8_lossy(item);
+        if let Some((name, value)) = item.split_once('=') {
+            vars.push((name.to_owned(), value.to_owned()));
+        }
+    }
+    Verdict::Allow(vars)
+}
+
+/// The keys tcpserver tries, in order, for a connection from `ip` (host
+/// name `host` if known, remote user `info` if known): `info@ip`,
+/// `info@=host`, `ip`, `=host`, the prefixes of `ip` ending in `.` or `:`
+/// (longest first), `=.domain` suffixes of the host, `=`, and the empty
+/// key.
+pub fn keys(ip: &str, host: Option<&str>, info: Option<&str>) -> Vec<String> {
     let mut keys = Vec::new();
     if let Some(info) = info {
         keys.push(format!("{info}@{ip}"));
@@ -130,14 +151,13 @@ pub fn candidate_keys(ip: &str, host: Option<&str>, info: Option<&str>) -> Vec<S
             keys.push(format!("{info}@={host}"));
         }
     }
-    keys.push(ip.to_string());
+    keys.push(ip.to_owned());
     if let Some(host) = host {
         keys.push(format!("={host}"));
     }
-    let bytes = ip.as_bytes();
-    for len in (1..bytes.len()).rev() {
-        if matches!(bytes[len - 1], b'.' | b':') {
-            keys.push(ip[..len].to_string());
+    for (i, c) in ip.char_indices().rev() {
+        if c == '.' || c == ':' {
+            keys.push(ip[..=i].to_owned());
         }
     }
     if let Some(host) = host {
@@ -146,48 +166,26 @@ pub fn candidate_keys(ip: &str, host: Option<&str>, info: Option<&str>) -> Vec<S
                 keys.push(format!("={}", &host[i..]));
             }
         }
-        keys.push("=".to_string());
+        keys.push("=".to_owned());
     }
     keys.push(String::new());
     keys
 }
 
-/// Look a connection up in a rules cdb. `Err` if the cdb is corrupt.
-pub fn lookup(
-    db: &[u8],
+/// Look a connection up with `find` (a cdb lookup): the first key that
+/// has a rule decides. No rule at all means allowed.
+pub fn check(
+    find: impl Fn(&[u8]) -> Option<Vec<u8>>,
     ip: &str,
     host: Option<&str>,
     info: Option<&str>,
-) -> Result<Verdict, Corrupt> {
-    for key in candidate_keys(ip, host, info) {
-        if let Some(data) = cdb::find(db, key.as_bytes())? {
-            let mut verdict = decode(data);
-            verdict.key = Some(key.into_bytes());
-            return Ok(verdict);
+) -> Verdict {
+    for key in keys(ip, host, info) {
+        if let Some(data) = find(key.as_bytes()) {
+            return decode(&data);
         }
     }
-    Ok(Verdict::default())
-}
-
-/// The data of a rule: `D\0` for deny, `+VAR=value\0` for variables.
-pub fn decode(data: &[u8]) -> Verdict {
-    let mut verdict = Verdict::default();
-    let mut rest = data;
-    while let Some(nul) = rest.iter().position(|&b| b == 0) {
-        let entry = &rest[..nul];
-        match entry.first() {
-            Some(b'D') => verdict.deny = true,
-            Some(b'+') => {
-                let text = String::from_utf8_lossy(&entry[1..]);
-                if let Some((name, value)) = text.split_once('=') {
-                    verdict.env.push((name.to_string(), value.to_string()));
-                }
-            }
-            _ => {}
-        }
-        rest = &rest[nul + 1..];
-    }
-    verdict
+    Verdict::Allow(Vec::new())
 }
 
 #[cfg(test)]
@@ -195,68 +193,87 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lines() {
-        let rule = parse_line(b"1.2.3.:allow,A=\"x y\",B=/z/").unwrap().unwrap();
-        assert_eq!(rule.keys, vec![b"1.2.3.".to_vec()]);
-        assert_eq!(rule.data, b"+A=x y\0+B=z\0");
-        let deny = parse_line(b":deny\n").unwrap().unwrap();
-        assert_eq!(deny.keys, vec![Vec::<u8>::new()]);
-        assert_eq!(deny.data, b"D\0");
-        assert_eq!(parse_line(b"# comment:deny"), Ok(None));
-        assert_eq!(parse_line(b"no colon"), Ok(None));
-        assert_eq!(parse_line(b""), Ok(None));
-        for bad in [&b"x:foo"[..], b"x:allow,A", b"x:allow,A=\"x", b"x:allow junk", b" 1:  allow"] {
-            assert_eq!(parse_line(bad), Err(BadLine), "{}", String::from_utf8_lossy(bad));
+    fn allow_with_variables_and_deny() {
+        let entries =
+            compile(b"1.2.3.:allow,RELAYCLIENT=\"\",NAME='x y'\n:deny,X=/1/\n#c:deny\n\nnocolon\n")
+                .unwrap();
+        assert_eq!(
+            entries,
+            vec![
+                (b"1.2.3.".to_vec(), b"+RELAYCLIENT=\0+NAME=x y\0".to_vec()),
+                (b"".to_vec(), b"D\0+X=1\0".to_vec()),
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_lines_are_errors() {
+        for line in [
+            "1.1.1.1:allow ,Y=\"2\"",
+            "2.2.2.2:allow,Z",
+            "4.4.4.4:allow # c",
+            "5:Allow",
+            "6:allow,Q=\"x",
+            "ab-3:deny",
+            "1.2.3.1-3-5:deny",
+        ] {
+            assert_eq!(compile(line.as_bytes()), Err(line.as_bytes().to_vec()), "{line}");
         }
     }
 
     #[test]
-    fn ranges() {
-        let rule = parse_line(b"1.2.3.4-6:allow").unwrap().unwrap();
-        assert_eq!(rule.keys, vec![b"1.2.3.4".to_vec(), b"1.2.3.5".to_vec(), b"1.2.3.6".to_vec()]);
-        let host = parse_line(b"=a-b.example:deny").unwrap().unwrap();
-        assert_eq!(host.keys, vec![b"=a-b.example".to_vec()]);
+    fn ranges_expand() {
+        let keys = |text: &[u8]| -> Vec<Vec<u8>> {
+            compile(text).unwrap().into_iter().map(|e| e.0).collect()
+        };
+        assert_eq!(
+            keys(b"10.0.0.4-6:allow\n"),
+            vec![b"10.0.0.4".to_vec(), b"10.0.0.5".to_vec(), b"10.0.0.6".to_vec()]
+        );
+        assert_eq!(keys(b"9.9.9.1-2.3:deny"), vec![b"9.9.9.1.3".to_vec(), b"9.9.9.2.3".to_vec()]);
+        assert_eq!(keys(b"1.5-3.0:deny"), Vec::<Vec<u8>>::new());
+        assert_eq!(keys(b"=my-host.com:allow"), vec![b"=my-host.com".to_vec()]);
+        assert_eq!(keys(b"jo-e@1.2.3.4:allow"), vec![b"jo-e@1.2.3.4".to_vec()]);
     }
 
     #[test]
-    fn key_order() {
+    fn ipv6_addresses_keep_their_colons() {
         assert_eq!(
-            candidate_keys("1.2.3.4", None, None),
-            vec!["1.2.3.4", "1.2.3.", "1.2.", "1.", ""]
+            compile(b"::1:allow,X=\"y\"\n").unwrap(),
+            vec![(b"::1".to_vec(), b"+X=y\0".to_vec())]
         );
+    }
+
+    #[test]
+    fn lookup_order() {
         assert_eq!(
-            candidate_keys("10.0.0.1", Some("a.b.c"), Some("joe")),
+            keys("1.2.3.4", Some("a.b.c"), Some("joe")),
             vec![
-                "joe@10.0.0.1",
+                "joe@1.2.3.4",
                 "joe@=a.b.c",
-                "10.0.0.1",
+                "1.2.3.4",
                 "=a.b.c",
-                "10.0.0.",
-                "10.0.",
-                "10.",
+                "1.2.3.",
+                "1.2.",
+                "1.",
                 "=.b.c",
                 "=.c",
                 "=",
                 ""
             ]
         );
-        assert_eq!(candidate_keys("::1", None, None), vec!["::1", "::", ":", ""]);
+        assert_eq!(keys("1.2.3.4", None, None), vec!["1.2.3.4", "1.2.3.", "1.2.", "1.", ""]);
     }
 
     #[test]
-    fn compile_and_look_up() {
-        let text = b"1.2.3.:allow,A=\"x\"\n# c\n9.9.9.9:deny\n:deny\n";
-        let db = cdb::build(&compile(text).unwrap()).unwrap();
-        let v = lookup(&db, "1.2.3.4", None, None).unwrap();
-        assert_eq!(v.key.as_deref(), Some(&b"1.2.3."[..]));
-        assert!(!v.deny);
-        assert_eq!(v.env, vec![("A".to_string(), "x".to_string())]);
-        assert!(lookup(&db, "9.9.9.9", None, None).unwrap().deny);
-        let other = lookup(&db, "5.5.5.5", None, None).unwrap();
-        assert!(other.deny);
-        assert_eq!(other.key.as_deref(), Some(&b""[..]));
-        assert_eq!(compile(b"ok:allow\nbad:x  \n"), Err(b"bad:x".to_vec()));
-        let empty = cdb::build(&[]).unwrap();
-        assert_eq!(lookup(&empty, "1.2.3.4", None, None).unwrap(), Verdict::default());
+    fn first_matching_rule_decides() {
+        let entries = compile(b"127.:allow,WHO=\"local\"\n:deny\n").unwrap();
+        let find = |key: &[u8]| entries.iter().find(|e| e.0 == key).map(|e| e.1.clone());
+        assert_eq!(
+            check(find, "127.0.0.1", None, None),
+            Verdict::Allow(vec![("WHO".into(), "local".into())])
+        );
+        assert_eq!(check(find, "10.0.0.1", None, None), Verdict::Deny);
+        assert_eq!(check(|_| None, "10.0.0.1", None, None), Verdict::Allow(vec![]));
     }
 }

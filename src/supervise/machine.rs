@@ -37,6 +37,8 @@ pub struct Now {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ending {
     Exited(i32),
+    /// The low byte of the wait status: the signal number, plus 128 when
+    /// a core was dumped (what runsv hands to `finish`).
     Signaled(i32),
 }
 
@@ -205,6 +207,17 @@ impl Machine {
         }
     }
 
+    /// runit's `supervise/stat` text. As runsv, an exit asked for while a
+    /// child runs shows as `want exit` (in place of `want down`).
+    pub fn stat_text(&self) -> String {
+        let text = self.status().stat_text();
+        if !self.exit_requested || self.child == Child::None {
+            return text;
+        }
+        let base = text.trim_end_matches('\n').trim_end_matches(", want down");
+        format!("{base}, want exit\n")
+    }
+
     /// Feed one event; get the actions to carry out, in order.
     pub fn handle(&mut self, event: Event, now: Now) -> Actions {
         let mut out = Actions::default();
@@ -238,7 +251,6 @@ impl Machine {
                 out.push(Action::Publish);
             }
             Event::RunFailed => {
-                self.changed = now.wall;
                 out.push(Action::StartFinish { code: 111, signal: 0 });
             }
             Event::FinishStarted { pid } => {
@@ -248,8 +260,10 @@ impl Machine {
             Event::NoFinish => self.after_stop(now, &mut out),
             Event::Reaped { pid, ending } => match self.child {
                 Child::Run { pid: run } if run == pid => {
+                    // As runsv: the time of the stop is taken once
+                    // `finish` is done too; while it runs, the record
+                    // still shows when `run` started.
                     self.child = Child::None;
-                    self.changed = now.wall;
                     self.paused = false;
                     self.term_sent = false;
                     let (code, signal) = ending.finish_args();
@@ -294,6 +308,7 @@ impl Machine {
     /// `run` and `finish` are both done: exit, restart, or rest.
     fn after_stop(&mut self, now: Now, out: &mut Actions) {
         self.child = Child::None;
+        self.changed = now.wall;
         if self.exit_requested {
             out.push(Action::Publish);
             out.push(Action::Exit);

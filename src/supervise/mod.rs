@@ -5,6 +5,13 @@
 //! SIGCHLD and SIGTERM handlers, and the `supervise/control` FIFO. Its only timeout is the
 //! machine's deadline for a start that the one-second rule postponed, so a
 //! supervisor whose service is running or down wakes up for nothing.
+//!
+//! Publishing the status files is the loop's most expensive work (each file
+//! is a new inode renamed into place), so it is coalesced: the machine's
+//! `Publish` marks the status dirty, and the loop writes it when no signal
+//! is waiting, and only the files whose contents changed. A child that dies
+//! while the status is being written is reaped and restarted first; the
+//! status then written is the final one.
 
 pub mod machine;
 
@@ -26,7 +33,7 @@ use nix::unistd::{Pid, mkfifo};
 
 use crate::errstr;
 use crate::fail::{Context, Failure, warn};
-use crate::status::{self, RunState};
+use crate::status;
 use crate::sys::SelfPipe;
 use crate::tai64::Tai64N;
 use machine::{Action, Ending, Event, Machine, Now};
@@ -60,7 +67,13 @@ pub fn supervise(dir: &Path) -> Result<i32, Failure> {
         Err(err) if err.kind() == io::ErrorKind::NotFound => true,
         Err(err) => return Err(Failure::sys(format!("stat {name}/down"), &err)),
     };
-    let mut sup = Supervisor { name, machine: Machine::new(), epoch: Instant::now() };
+    let mut sup = Supervisor {
+        name,
+        machine: Machine::new(),
+        epoch: Instant::now(),
+        dirty: false,
+        written: Written::default(),
+    };
     if sup.feed(Event::Boot { want_up }) {
         return Ok(0);
     }
@@ -117,6 +130,18 @@ struct Supervisor {
     name: String,
     machine: Machine,
     epoch: Instant,
+    /// The machine asked to publish and the files are not written yet.
+    dirty: bool,
+    /// What the status files hold now, as far as this supervisor wrote them.
+    written: Written,
+}
+
+/// The contents last written to `supervise/status`, `pid` and `stat`.
+#[derive(Default)]
+struct Written {
+    status: Option<[u8; status::LEN]>,
+    pid: Option<String>,
+    stat: Option<String>,
 }
 
 impl Supervisor {
@@ -127,7 +152,12 @@ impl Supervisor {
     fn run(&mut self, protocol: &Protocol, signals: &SelfPipe) -> Result<i32, Failure> {
         let mut control_buf = [0u8; 64];
         loop {
+            if self.dirty {
+                self.publish(Some(signals));
+            }
             let timeout = match self.machine.deadline() {
+                // A signal interrupted publishing: look at it at once.
+                _ if self.dirty => PollTimeout::ZERO,
                 None => PollTimeout::NONE,
                 Some(deadline) => {
                     let left = deadline.saturating_sub(self.epoch.elapsed());
@@ -187,8 +217,10 @@ impl Supervisor {
                         return true;
                     }
                 }
-                Ok(WaitStatus::Signaled(pid, signal, _)) => {
-                    let ending = Ending::Signaled(signal as i32);
+                Ok(WaitStatus::Signaled(pid, signal, core)) => {
+                    // As runsv: the low byte of the wait status, so 128 is
+                    // added when a core was dumped.
+                    let ending = Ending::Signaled(signal as i32 | if core { 0x80 } else { 0 });
                     if self.feed(Event::Reaped { pid: pid.as_raw() as u32, ending }) {
                         return true;
                     }
@@ -215,8 +247,13 @@ impl Supervisor {
                     Action::Signal { pid, signal } => {
                         let _ = kill(Pid::from_raw(pid as i32), signal);
                     }
-                    Action::Publish => self.publish(),
-                    Action::Exit => return true,
+                    Action::Publish => self.dirty = true,
+                    Action::Exit => {
+                        if self.dirty {
+                            self.publish(None);
+                        }
+                        return true;
+                    }
                 }
             }
         }
@@ -250,25 +287,72 @@ impl Supervisor {
         }
     }
 
-    /// Write `status` (20 bytes), then runit's `pid` and `stat` text files.
-    fn publish(&self) {
+    /// Write `status` (20 bytes), then runit's `stat` and `pid` text files,
+    /// each only if its contents changed. With `signals`, stop before a
+    /// file when a signal is waiting (and stay dirty): the caller handles
+    /// it and publishes afterwards.
+    fn publish(&mut self, signals: Option<&SelfPipe>) {
         let status = self.machine.status();
-        let run_pid = match status.runit.map(|r| r.state) {
-            Some(RunState::Run) => Some(status.pid),
-            _ => None,
+        // As runsv: the pid of the child, `run` or `finish`; empty when
+        // there is none.
+        let pid_text = match status.pid {
+            0 => String::new(),
+            pid => format!("{pid}\n"),
         };
-        let pid_text = run_pid.map(|pid| format!("{pid}\n")).unwrap_or_default();
-        for (file, contents) in [
-            ("status", &status.encode()[..]),
-            ("pid", pid_text.as_bytes()),
-            ("stat", status.stat_text().as_bytes()),
-        ] {
-            if let Err(err) = status::replace_file(Path::new("supervise"), file, contents) {
-                if service_dir_removed() {
-                    // svscan is winding down a service whose directory was
-                    // deleted: there is nowhere to write, and nobody to read.
-                    return;
-                }
+        let encoded = status.encode();
+        let interrupted = || signals.is_some_and(SelfPipe::pending);
+        if self.written.status != Some(encoded) {
+            if interrupted() {
+                return;
+            }
+            match self.write_file("status", "supervise/status.new", "supervise/status", &encoded) {
+                Outcome::Written => self.written.status = Some(encoded),
+                Outcome::Failed => {}
+                Outcome::Stop => return,
+            }
+        }
+        let stat_text = self.machine.stat_text();
+        if self.written.stat.as_deref() != Some(stat_text.as_str()) {
+            if interrupted() {
+                return;
+            }
+            match self.write_file(
+                "stat",
+                "supervise/stat.new",
+                "supervise/stat",
+                stat_text.as_bytes(),
+            ) {
+                Outcome::Written => self.written.stat = Some(stat_text),
+                Outcome::Failed => {}
+                Outcome::Stop => return,
+            }
+        }
+        if self.written.pid.as_deref() != Some(pid_text.as_str()) {
+            if interrupted() {
+                return;
+            }
+            match self.write_file("pid", "supervise/pid.new", "supervise/pid", pid_text.as_bytes())
+            {
+                Outcome::Written => self.written.pid = Some(pid_text),
+                Outcome::Failed => {}
+                Outcome::Stop => return,
+            }
+        }
+        self.dirty = false;
+    }
+
+    /// Replace `supervise/FILE`. A failure is warned about and the file is
+    /// written again at the next publish.
+    fn write_file(&mut self, file: &str, temp: &str, target: &str, contents: &[u8]) -> Outcome {
+        match status::replace_via(Path::new(temp), Path::new(target), contents) {
+            Ok(()) => Outcome::Written,
+            Err(_) if service_dir_removed() => {
+                // svscan is winding down a service whose directory was
+                // deleted: there is nowhere to write, and nobody to read.
+                self.dirty = false;
+                Outcome::Stop
+            }
+            Err(err) => {
                 warn(
                     TOOL,
                     format!(
@@ -277,9 +361,18 @@ impl Supervisor {
                         errstr::io_str(&err)
                     ),
                 );
+                Outcome::Failed
             }
         }
     }
+}
+
+/// What became of writing one status file.
+enum Outcome {
+    Written,
+    Failed,
+    /// The service directory is gone: publish nothing more.
+    Stop,
 }
 
 /// Whether the service directory (our working directory) was deleted.

@@ -5,8 +5,16 @@ use std::io::Write;
 
 use crate::fail::Failure;
 
+pub mod chpst;
+pub mod envdir;
+pub mod envuidgid;
+pub mod fghack;
 pub mod install;
+pub mod pgrphack;
 pub mod readproctitle;
+pub mod setlock;
+pub mod setuidgid;
+pub mod softlimit;
 pub mod spawn_fcgi;
 pub mod supervise;
 pub mod svc;
@@ -45,6 +53,22 @@ pub static TOOLS: &[Tool] = &[
     },
     Tool { name: "readproctitle", main: readproctitle::main, summary: "show recent input in ps" },
     // Chain-loading tools.
+    Tool { name: "setuidgid", main: setuidgid::main, summary: "run a program as another account" },
+    Tool { name: "envuidgid", main: envuidgid::main, summary: "set $UID and $GID of an account" },
+    Tool { name: "envdir", main: envdir::main, summary: "set environment variables from files" },
+    Tool {
+        name: "softlimit",
+        main: softlimit::main,
+        summary: "run a program with resource limits",
+    },
+    Tool { name: "pgrphack", main: pgrphack::main, summary: "run a program in a new session" },
+    Tool { name: "setlock", main: setlock::main, summary: "run a program holding a lock" },
+    Tool {
+        name: "fghack",
+        main: fghack::main,
+        summary: "keep a self-backgrounding program in view",
+    },
+    Tool { name: "chpst", main: chpst::main, summary: "change process state (runit)" },
     // Logging.
     Tool { name: "tai64n", main: tai64n::main, summary: "put a TAI64N time stamp on every line" },
     Tool {
@@ -53,11 +77,6 @@ pub static TOOLS: &[Tool] = &[
         summary: "turn TAI64N stamps into local time",
     },
     // Network.
-    Tool {
-        name: "spawn-fcgi",
-        main: spawn_fcgi::main,
-        summary: "bind a socket and start a FastCGI application on it",
-    },
     Tool {
         name: "tcpserver",
         main: tcpserver::main,
@@ -71,7 +90,12 @@ pub static TOOLS: &[Tool] = &[
     Tool {
         name: "tcpclient",
         main: tcpclient::main,
-        summary: "connect over TCP, run a program on fds 6 and 7",
+        summary: "connect to a TCP server, run a program",
+    },
+    Tool {
+        name: "spawn-fcgi",
+        main: spawn_fcgi::main,
+        summary: "bind a FastCGI socket, run the application",
     },
 ];
 

@@ -7,10 +7,13 @@
 //! See `docs/svstat.md`.
 
 use std::ffi::OsString;
-use std::fs::{self, File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag, open, openat};
+use nix::sys::stat::{Mode, fstatat};
 
 use crate::errstr;
 use crate::fail::{Context, Failure};
@@ -38,30 +41,31 @@ pub fn describe(service: &Path, now: Tai64N) -> String {
 }
 
 /// Read what `svstat` shows; `Err` holds the message to print instead.
+///
+/// The service directory is opened once (`O_PATH`) and everything in it is
+/// reached relative to that descriptor, as daemontools' `chdir` does: the
+/// kernel walks the service's (often long) path once, not four times.
 fn read_state(service: &Path) -> Result<(Status, bool), String> {
-    match fs::metadata(service) {
-        Ok(meta) if meta.is_dir() => {}
-        Ok(_) => return Err("unable to chdir: not a directory".into()),
-        Err(err) => return Err(format!("unable to chdir: {}", errstr::io_str(&err))),
-    }
-    let normally_up = match fs::symlink_metadata(service.join("down")) {
+    let sys = |errno: Errno| errstr::io_str(&io::Error::from(errno));
+    let dir = open(service, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|errno| format!("unable to chdir: {}", sys(errno)))?;
+    let normally_up = match fstatat(&dir, "down", AtFlags::AT_SYMLINK_NOFOLLOW) {
         Ok(_) => false,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => true,
-        Err(err) => return Err(format!("unable to stat down: {}", errstr::io_str(&err))),
+        Err(Errno::ENOENT) => true,
+        Err(errno) => return Err(format!("unable to stat down: {}", sys(errno))),
     };
-    match OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(service.join("supervise/ok"))
-    {
+    let ok_flags = OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+    match openat(&dir, "supervise/ok", ok_flags, Mode::empty()) {
         Ok(_) => {}
-        Err(err) if err.raw_os_error() == Some(libc::ENXIO) => {
-            return Err("supervise not running".into());
-        }
-        Err(err) => return Err(format!("unable to open supervise/ok: {}", errstr::io_str(&err))),
+        Err(Errno::ENXIO) => return Err("supervise not running".into()),
+        Err(errno) => return Err(format!("unable to open supervise/ok: {}", sys(errno))),
     }
-    let mut file = File::open(service.join("supervise/status"))
-        .map_err(|err| format!("unable to open supervise/status: {}", errstr::io_str(&err)))?;
+    let status_flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC;
+    let mut file = File::from(
+        openat(&dir, "supervise/status", status_flags, Mode::empty())
+            .map_err(|errno| format!("unable to open supervise/status: {}", sys(errno)))?,
+    );
+    drop(dir);
     let mut bytes = [0u8; status::LEN];
     let mut len = 0;
     while len < bytes.len() {

@@ -11,13 +11,20 @@ use crate::fail::Failure;
 use crate::tai64::Tai64N;
 
 pub fn main(_args: Vec<OsString>) -> Result<i32, Failure> {
+    let mut at_line_start = true;
+    filter(|input, out| at_line_start = stamp_lines(input, at_line_start, Tai64N::now, out))
+}
+
+/// Copy standard input to standard output through `convert`, a read at a
+/// time, writing after every read so that a slow producer's lines appear
+/// at once. Shared with `tai64nlocal`.
+pub fn filter(mut convert: impl FnMut(&[u8], &mut Vec<u8>)) -> Result<i32, Failure> {
     let stdin = io::stdin();
     let mut input = stdin.lock();
     let stdout = io::stdout();
     let mut output = stdout.lock();
     let mut buf = vec![0u8; 64 * 1024];
     let mut out = Vec::with_capacity(80 * 1024);
-    let mut at_line_start = true;
     loop {
         let n = match input.read(&mut buf) {
             Ok(0) => return Ok(0),
@@ -26,7 +33,7 @@ pub fn main(_args: Vec<OsString>) -> Result<i32, Failure> {
             Err(err) => return Err(Failure::sys("read input", &err)),
         };
         out.clear();
-        at_line_start = stamp_lines(&buf[..n], at_line_start, Tai64N::now, &mut out);
+        convert(&buf[..n], &mut out);
         output.write_all(&out).map_err(|err| Failure::sys("write output", &err))?;
         output.flush().map_err(|err| Failure::sys("write output", &err))?;
     }

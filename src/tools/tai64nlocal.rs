@@ -10,32 +10,15 @@
 //! copies the text it read unchanged.
 
 use std::ffi::OsString;
-use std::io::{self, Read, Write};
+use std::io::Write;
 
 use crate::fail::Failure;
 use crate::sys::local_time;
 use crate::tai64::UNIX_EPOCH_LABEL;
 
 pub fn main(_args: Vec<OsString>) -> Result<i32, Failure> {
-    let stdin = io::stdin();
-    let mut input = stdin.lock();
-    let stdout = io::stdout();
-    let mut output = stdout.lock();
-    let mut buf = vec![0u8; 64 * 1024];
     let mut converter = Converter::default();
-    let mut out = Vec::with_capacity(80 * 1024);
-    loop {
-        let n = match input.read(&mut buf) {
-            Ok(0) => return Ok(0),
-            Ok(n) => n,
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) => return Err(Failure::sys("read input", &err)),
-        };
-        out.clear();
-        converter.feed(&buf[..n], &mut out);
-        output.write_all(&out).map_err(|err| Failure::sys("write output", &err))?;
-        output.flush().map_err(|err| Failure::sys("write output", &err))?;
-    }
+    super::tai64n::filter(|input, out| converter.feed(input, out))
 }
 
 /// Where the converter is within a line.

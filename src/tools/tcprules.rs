@@ -1,44 +1,30 @@
-//! `tcprules rules.cdb rules.tmp`: compile ucspi-tcp access rules read on
-//! stdin into the cdb tcpserver's `-x` reads, written to rules.tmp and
-//! renamed over rules.cdb (atomically). See `docs/tcprules.md`.
+//! `tcprules rules.cdb rules.tmp`: compile the access rules on standard
+//! input into a cdb for `tcpserver -x`, written to rules.tmp and moved
+//! over rules.cdb atomically. See `docs/tcprules.md`.
 
 use std::ffi::OsString;
-use std::io::{Read, Write};
-use std::path::Path;
+use std::io::Read;
 
-use crate::errstr;
-use crate::fail::Failure;
-use crate::net::{cdb, rules};
+use crate::fail::{Context, Failure};
+use crate::net::rules;
+
+const USAGE: &str = "tcprules rules.cdb rules.tmp";
 
 pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
-    let usage = || Failure::usage("tcprules rules.cdb rules.tmp");
-    let mut args = args.into_iter();
-    let target = args.next().ok_or_else(usage)?;
-    let tmp = args.next().ok_or_else(usage)?;
-    let (target, tmp) = (Path::new(&target), Path::new(&tmp));
-    let mut file = std::fs::File::create(tmp).map_err(|e| {
-        Failure::temporary(format!("unable to create {}: {}", tmp.display(), errstr::io_str(&e)))
-    })?;
+    let [cdb_path, tmp_path] =
+        <[OsString; 2]>::try_from(args).map_err(|_| Failure::usage(USAGE))?;
+    let (cdb_name, tmp_name) = (cdb_path.to_string_lossy(), tmp_path.to_string_lossy());
     let mut text = Vec::new();
-    std::io::stdin().read_to_end(&mut text).map_err(|e| Failure::sys("read input", &e))?;
-    let records = rules::compile(&text).map_err(|line| {
+    std::io::stdin().read_to_end(&mut text).or_fail("read input")?;
+    let entries = rules::compile(&text).map_err(|line| {
         Failure::permanent(format!("unable to parse this line: {}", String::from_utf8_lossy(&line)))
     })?;
-    let db = cdb::build(&records)
-        .map_err(|why| Failure::temporary(format!("unable to write {}: {why}", tmp.display())))?;
-    let write_err = |e: std::io::Error| {
-        Failure::temporary(format!("unable to write {}: {}", tmp.display(), errstr::io_str(&e)))
-    };
-    file.write_all(&db).map_err(write_err)?;
-    file.sync_all().map_err(write_err)?;
-    drop(file);
-    std::fs::rename(tmp, target).map_err(|e| {
-        Failure::temporary(format!(
-            "unable to move {} to {}: {}",
-            tmp.display(),
-            target.display(),
-            errstr::io_str(&e)
-        ))
-    })?;
+    let file = std::fs::File::create(&tmp_path).or_fail(format!("create {tmp_name}"))?;
+    let mut make = cdb::CDBMake::new(file).or_fail(format!("create {tmp_name}"))?;
+    for (key, data) in entries {
+        make.add(&key, &data).or_fail(format!("create {tmp_name}"))?;
+    }
+    make.finish().or_fail(format!("create {tmp_name}"))?;
+    std::fs::rename(&tmp_path, &cdb_path).or_fail(format!("move {tmp_name} to {cdb_name}"))?;
     Ok(0)
 }

@@ -1,239 +1,190 @@
-//! `tcpserver`: ucspi-tcp's TCP server. Listen on host:port; for each
-//! connection fork a child that sets the UCSPI environment, checks the
-//! `-x` rules, and execs the program with the connection on descriptors
-//! 0 and 1. At most `-c` children run at a time: while the limit is
-//! reached the server stops accepting (new clients wait in the kernel's
-//! backlog). IPv6 addresses are accepted too. See `docs/tcpserver.md`.
+//! `tcpserver [opts] host port program...`: ucspi-tcp's server. Listens
+//! on host:port, and for each connection forks a child that runs
+//! `program` with the connection on descriptors 0 and 1 and the UCSPI
+//! environment. At most `-c` children run at once: at the limit the
+//! server stops accepting, so further clients wait in the kernel backlog.
+//! See `docs/tcpserver.md`.
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::net::SocketAddr;
-use std::os::fd::{AsFd, OwnedFd};
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::time::Duration;
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::Signal;
-use nix::sys::socket::{SockFlag, accept4, setsockopt, sockopt};
+use nix::sys::socket::{SockFlag, accept4};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{Gid, Uid};
+use nix::unistd::{Gid, Pid, Uid};
 
-use crate::errstr;
 use crate::fail::Failure;
-use crate::net::{self, Step, Ucspi, rules};
-use crate::sys::{self, Forked, SelfPipe};
+use crate::net::rules::{self, Verdict};
+use crate::net::{self, End};
+use crate::sys::{Forked, SelfPipe, fork};
 
 const USAGE: &str = "tcpserver [ -1UXpPhHrRoOdDqQv ] [ -c limit ] [ -x rules.cdb ] [ -B banner ] [ -g gid ] [ -u uid ] [ -b backlog ] [ -l localname ] [ -t timeout ] host port program";
-const DROP: &str = "tcpserver: warning: dropping connection, ";
 
-/// The settings from the command line.
-#[derive(Debug, Clone, PartialEq, Eq)]
 struct Options {
-    verbosity: u8,
-    limit: u64,
-    backlog: i64,
+    limit: usize,
     rules: Option<OsString>,
     allow_no_rules: bool,
     banner: Vec<u8>,
-    uid: u32,
-    gid: u32,
+    uid: Option<Uid>,
+    gid: Option<Gid>,
+    backlog: i32,
+    local_name: Option<String>,
+    timeout: Duration,
     print_port: bool,
+    paranoid: bool,
     remote_host: bool,
     remote_info: bool,
-    paranoid: bool,
-    no_delay: bool,
-    local_name: Option<String>,
-    timeout: u64,
+    nodelay: bool,
+    verbosity: u8,
     host: String,
     port: String,
     program: Vec<OsString>,
 }
 
-/// djb's `scan_ulong`: the leading decimal digits (0 if none).
-fn scan_ulong(text: &str) -> u64 {
-    text.bytes()
-        .take_while(u8::is_ascii_digit)
-        .fold(0u64, |n, d| n.saturating_mul(10).saturating_add(u64::from(d - b'0')))
-}
-
-fn parse(args: Vec<OsString>, env: impl Fn(&str) -> Option<String>) -> Result<Options, Failure> {
+fn parse(args: Vec<OsString>) -> Result<Options, Failure> {
     use lexopt::prelude::*;
     let mut o = Options {
-        verbosity: 1,
         limit: 40,
-        backlog: 20,
         rules: None,
         allow_no_rules: false,
         banner: Vec::new(),
-        uid: 0,
-        gid: 0,
+        uid: None,
+        gid: None,
+        backlog: 20,
+        local_name: None,
+        timeout: Duration::from_secs(26),
         print_port: false,
+        paranoid: false,
         remote_host: true,
         remote_info: true,
-        paranoid: false,
-        no_delay: false,
-        local_name: None,
-        timeout: 26,
+        nodelay: true,
+        verbosity: 1,
         host: String::new(),
         port: String::new(),
         program: Vec::new(),
     };
-    let usage = || Failure::usage(USAGE);
+    let usage = |_| Failure::usage(USAGE);
     let mut parser = lexopt::Parser::from_args(args);
     let mut rest = Vec::new();
-    while let Some(arg) = parser.next().map_err(|e| illegal(&e))? {
+    while let Some(arg) = parser.next().map_err(usage)? {
         match arg {
-            Short('b') => o.backlog = scan_ulong(&value(&mut parser)?).min(i64::MAX as u64) as i64,
-            Short('c') => o.limit = scan_ulong(&value(&mut parser)?),
+            Short('c') => o.limit = number(parser.value().map_err(usage)?)? as usize,
+            Short('x') => o.rules = Some(parser.value().map_err(usage)?),
             Short('X') => o.allow_no_rules = true,
-            Short('x') => o.rules = Some(parser.value().map_err(|e| illegal(&e))?),
-            Short('B') => o.banner = value(&mut parser)?.into_bytes(),
-            Short('d') => o.no_delay = false,
-            Short('D') => o.no_delay = true,
-            Short('v') => o.verbosity = 2,
+            Short('B') => {
+                o.banner = parser.value().map_err(usage)?.into_encoded_bytes();
+            }
+            Short('u') => o.uid = Some(Uid::from_raw(number(parser.value().map_err(usage)?)?)),
+            Short('g') => o.gid = Some(Gid::from_raw(number(parser.value().map_err(usage)?)?)),
+            Short('U') => {
+                let var = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u32>().ok());
+                o.uid = var("UID").map(Uid::from_raw).or(o.uid);
+                o.gid = var("GID").map(Gid::from_raw).or(o.gid);
+            }
+            Short('b') => o.backlog = number(parser.value().map_err(usage)?)? as i32,
+            Short('l') => {
+                o.local_name = Some(parser.value().map_err(usage)?.to_string_lossy().into_owned())
+            }
+            Short('t') => {
+                o.timeout = Duration::from_secs(number(parser.value().map_err(usage)?)?.into())
+            }
+            Short('1') => o.print_port = true,
+            Short('p') => o.paranoid = true,
+            Short('P') => o.paranoid = false,
+            Short('h') => o.remote_host = true,
+            Short('H') => o.remote_host = false,
+            Short('r') => o.remote_info = true,
+            Short('R') => o.remote_info = false,
+            Short('o') | Short('O') => {}
+            Short('d') => o.nodelay = false,
+            Short('D') => o.nodelay = true,
             Short('q') => o.verbosity = 0,
             Short('Q') => o.verbosity = 1,
-            Short('P') => o.paranoid = false,
-            Short('p') => o.paranoid = true,
-            Short('O' | 'o') => {}
-            Short('H') => o.remote_host = false,
-            Short('h') => o.remote_host = true,
-            Short('R') => o.remote_info = false,
-            Short('r') => o.remote_info = true,
-            Short('t') => o.timeout = scan_ulong(&value(&mut parser)?),
-            Short('U') => {
-                if let Some(uid) = env("UID") {
-                    o.uid = scan_ulong(&uid) as u32;
-                }
-                if let Some(gid) = env("GID") {
-                    o.gid = scan_ulong(&gid) as u32;
-                }
-            }
-            Short('u') => o.uid = scan_ulong(&value(&mut parser)?) as u32,
-            Short('g') => o.gid = scan_ulong(&value(&mut parser)?) as u32,
-            Short('1') => o.print_port = true,
-            Short('l') => o.local_name = Some(value(&mut parser)?),
+            Short('v') => o.verbosity = 2,
             Value(v) => {
                 rest.push(v);
-                rest.extend(parser.raw_args().map_err(|e| illegal(&e))?);
-                break;
+                rest.extend(parser.raw_args().map_err(usage)?);
             }
-            other => return Err(illegal(&other.unexpected())),
+            _ => return Err(Failure::usage(USAGE)),
         }
     }
+    if rest.len() < 3 {
+        return Err(Failure::usage(USAGE));
+    }
     let mut rest = rest.into_iter();
-    o.host = rest.next().ok_or_else(usage)?.to_string_lossy().into_owned();
-    o.port = rest.next().ok_or_else(usage)?.to_string_lossy().into_owned();
+    o.host = rest.next().unwrap_or_default().to_string_lossy().into_owned();
+    o.port = rest.next().unwrap_or_default().to_string_lossy().into_owned();
     o.program = rest.collect();
-    if o.program.is_empty() {
-        return Err(usage());
+    if o.limit == 0 {
+        return Err(Failure::usage(USAGE));
     }
     Ok(o)
 }
 
-fn value(parser: &mut lexopt::Parser) -> Result<String, Failure> {
-    Ok(parser.value().map_err(|e| illegal(&e))?.to_string_lossy().into_owned())
+fn number(value: OsString) -> Result<u32, Failure> {
+    value.to_str().and_then(|v| v.parse().ok()).ok_or_else(|| Failure::usage(USAGE))
 }
 
-/// An unknown option: getopt's complaint, then the usage line.
-fn illegal(err: &lexopt::Error) -> Failure {
-    if let lexopt::Error::UnexpectedOption(opt) = err {
-        let letter = opt.trim_start_matches('-');
-        let _ = std::io::stderr()
-            .write_all(format!("tcpserver: illegal option -- {letter}\n").as_bytes());
-    }
-    Failure::usage(USAGE)
-}
-
-/// Resolve the host to listen on: a literal address, `0`, the empty
-/// string, or a name.
-pub fn resolve_host(host: &str, port: u16) -> Result<SocketAddr, Failure> {
-    if let Some(ip) = net::parse_host(host) {
-        return Ok(SocketAddr::new(ip, port));
-    }
-    net::resolve(host, port).map(|list| list[0]).map_err(Failure::temporary)
-}
-
-fn warn_line(verbosity: u8, line: &str) {
-    if verbosity >= 2 {
-        let _ = std::io::stderr().write_all(format!("tcpserver: {line}\n").as_bytes());
-    }
+fn log(line: &str) {
+    let _ = std::io::stderr().write_all(format!("tcpserver: {line}\n").as_bytes());
 }
 
 pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
-    let o = parse(args, |name| std::env::var(name).ok())?;
-    if o.verbosity == 0 {
-        // -q: no messages at all, not even fatal ones.
-        net::silence_stderr();
-    }
+    let o = parse(args)?;
+    let ip = net::parse_host(&o.host)
+        .ok_or_else(|| Failure::temporary(format!("no IP address for {}", o.host)))?;
     let port = net::parse_port(&o.port).ok_or_else(|| {
         Failure::temporary(format!("unable to figure out port number for {}", o.port))
     })?;
-    sys::ignore_sigpipe();
-    let signals = SelfPipe::catch(&[Signal::SIGCHLD, Signal::SIGTERM])
-        .map_err(|e| Failure::sys("catch signals", &e))?;
-    let addr = resolve_host(&o.host, port)?;
-    let listener = net::listen_tcp(addr, o.backlog).map_err(|(step, e)| {
-        let what = match step {
-            Step::Create => "create socket",
-            Step::Reuse | Step::Bind => "bind",
-            Step::Listen => "listen",
-        };
-        Failure::temporary(format!("unable to {what}: {}", errstr::nix_str(e)))
+    let listener = net::tcp_listen(SocketAddr::new(ip, port), o.backlog).map_err(|e| {
+        Failure::temporary(format!("unable to bind: {}", crate::errstr::nix_str(e)))
     })?;
-    let local = net::local_addr(&listener).map_err(|e| {
-        Failure::temporary(format!("unable to get local address: {}", errstr::nix_str(e)))
-    })?;
-    net::set_nonblocking(&listener, true)
-        .map_err(|e| Failure::temporary(format!("unable to listen: {}", errstr::nix_str(e))))?;
-    if o.gid != 0 {
-        let gid = Gid::from_raw(o.gid);
-        nix::unistd::setgroups(&[gid]).and_then(|()| nix::unistd::setgid(gid)).map_err(|e| {
-            Failure::temporary(format!("unable to set gid: {}", errstr::nix_str(e)))
+    nix::fcntl::fcntl(&listener, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK))
+        .map_err(|e| {
+            Failure::temporary(format!("unable to bind: {}", crate::errstr::nix_str(e)))
         })?;
-    }
-    if o.uid != 0 {
-        nix::unistd::setuid(Uid::from_raw(o.uid)).map_err(|e| {
-            Failure::temporary(format!("unable to set uid: {}", errstr::nix_str(e)))
-        })?;
-    }
     if o.print_port {
+        let local: nix::sys::socket::SockaddrStorage =
+            nix::sys::socket::getsockname(listener.as_raw_fd())?;
+        let port = net::to_std(&local).map_or(0, |a| a.port());
         let mut out = std::io::stdout();
-        let _ = out.write_all(format!("{}\n", local.port()).as_bytes());
+        let _ = writeln!(out, "{port}");
         let _ = out.flush();
     }
-    // ucspi-tcp closes stdin and stdout: the programs get the connection.
-    if let Ok(null) = std::fs::File::open("/dev/null") {
-        let _ = sys::dup_to(null.as_fd(), 0);
-        let _ = sys::dup_to(null.as_fd(), 1);
+    if let Some(gid) = o.gid {
+        nix::unistd::setgroups(&[gid]).and_then(|()| nix::unistd::setgid(gid)).map_err(|e| {
+            Failure::temporary(format!("unable to set gid: {}", crate::errstr::nix_str(e)))
+        })?;
     }
-    serve(&o, &listener, &signals)
+    if let Some(uid) = o.uid {
+        nix::unistd::setuid(uid).map_err(|e| {
+            Failure::temporary(format!("unable to set uid: {}", crate::errstr::nix_str(e)))
+        })?;
+    }
+    let signals = SelfPipe::catch(&[Signal::SIGCHLD, Signal::SIGTERM])
+        .map_err(|e| Failure::sys("catch signals", &e))?;
+    serve(&o, listener, &signals)
 }
 
-/// The accept loop: accept only while fewer than `limit` children run.
-fn serve(o: &Options, listener: &OwnedFd, signals: &SelfPipe) -> Result<i32, Failure> {
-    let mut children: u64 = 0;
-    let status = |n: u64| warn_line(o.verbosity, &format!("status: {n}/{}", o.limit));
+/// The accept loop: never more than `limit` children at once.
+fn serve(o: &Options, listener: OwnedFd, signals: &SelfPipe) -> Result<i32, Failure> {
+    let mut children = 0usize;
+    let status = |n: usize| {
+        if o.verbosity >= 2 {
+            log(&format!("status: {n}/{}", o.limit));
+        }
+    };
     status(children);
     loop {
-        let accepting = children < o.limit;
-        let mut fds = vec![PollFd::new(signals.fd(), PollFlags::POLLIN)];
-        if accepting {
-            fds.push(PollFd::new(listener.as_fd(), PollFlags::POLLIN));
-        }
-        match poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) | Err(nix::Error::EINTR) => {}
-            Err(e) => {
-                return Err(Failure::temporary(format!("unable to poll: {}", errstr::nix_str(e))));
-            }
-        }
-        let got = signals.take();
-        if got.has(Signal::SIGTERM) {
-            return Ok(0);
-        }
+        // Reap every child that ended.
         loop {
-            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::StillAlive) | Err(_) => break,
                 Ok(ws) => {
                     let (pid, raw) = match ws {
@@ -243,157 +194,145 @@ fn serve(o: &Options, listener: &OwnedFd, signals: &SelfPipe) -> Result<i32, Fai
                         }
                         _ => continue,
                     };
-                    warn_line(o.verbosity, &format!("end {pid} status {raw}"));
                     children = children.saturating_sub(1);
+                    if o.verbosity >= 2 {
+                        log(&format!("end {pid} status {raw}"));
+                    }
                     status(children);
                 }
             }
         }
-        if !accepting || children >= o.limit {
+        let mut fds = vec![PollFd::new(signals.fd(), PollFlags::POLLIN)];
+        if children < o.limit {
+            fds.push(PollFd::new(listener.as_fd(), PollFlags::POLLIN));
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let ready = fds.get(1).and_then(|fd| fd.revents()).is_some_and(|r| !r.is_empty());
+        if signals.take().has(Signal::SIGTERM) {
+            return Ok(0);
+        }
+        if !ready {
             continue;
         }
-        let conn = match accept4(listener.as_fd(), SockFlag::SOCK_CLOEXEC) {
-            Ok(fd) => fd,
-            Err(_) => continue,
-        };
+        let Ok(conn) = accept4(&listener, SockFlag::SOCK_CLOEXEC) else { continue };
         children += 1;
         status(children);
-        match sys::fork_single_threaded() {
-            Ok(Forked::Child) => child(o, conn),
+        match fork() {
+            Ok(Forked::Child) => std::process::exit(child(o, conn)),
             Ok(Forked::Parent(_)) => {}
             Err(e) => {
-                let _ = std::io::stderr().write_all(
-                    format!("{DROP}unable to fork: {}\n", errstr::io_str(&e)).as_bytes(),
-                );
                 children -= 1;
-                status(children);
+                if o.verbosity >= 1 {
+                    log(&format!("warning: unable to fork: {}", crate::errstr::io_str(&e)));
+                }
             }
         }
         drop(conn);
     }
 }
 
-/// Die in the child with `tcpserver: warning: dropping connection, ...`.
-fn drop_connection(message: &str) -> ! {
-    let _ = std::io::stderr().write_all(format!("{DROP}{message}\n").as_bytes());
-    std::process::exit(111);
-}
-
-/// Whether `name` has `ip` among its addresses (tcpserver -p).
-fn resolves_to(name: &str, ip: std::net::IpAddr) -> bool {
-    use std::net::ToSocketAddrs;
-    (name, 0)
-        .to_socket_addrs()
-        .map(|mut addrs| addrs.any(|a| a.ip().to_canonical() == ip))
-        .unwrap_or(false)
-}
-
-/// Replace bytes ucspi-tcp's log would not print as they are.
-fn safe(text: &str) -> String {
-    text.chars().map(|c| if c == ':' || c.is_control() || c == ' ' { '?' } else { c }).collect()
-}
-
-/// In the child: environment, rules, then exec the program with the
-/// connection on fds 0 and 1. Never returns.
-fn child(o: &Options, conn: OwnedFd) -> ! {
-    sys::default_sigpipe();
-    sys::default_signal(Signal::SIGTERM);
-    sys::default_signal(Signal::SIGCHLD);
-    // The program gets a blocking socket, whatever the listener's flags.
-    let _ = net::set_nonblocking(&conn, false);
+/// In the child: look up names, check the rules, log, and run the program
+/// on the connection. Returns an exit code only on failure.
+fn child(o: &Options, conn: OwnedFd) -> i32 {
     let pid = std::process::id();
-    let remote = match net::peer_addr(&conn) {
-        Ok(a) => a,
-        Err(e) => drop_connection(&format!("unable to get remote address: {}", errstr::nix_str(e))),
-    };
-    let remote_ip = net::ip_text(remote.ip());
-    warn_line(o.verbosity, &format!("pid {pid} from {remote_ip}"));
-    if o.no_delay {
-        let _ = setsockopt(&conn, sockopt::TcpNoDelay, &true);
+    let Ok((local, remote)) = net::socket_ends(&conn) else { return 111 };
+    if o.verbosity >= 2 {
+        log(&format!("pid {pid} from {}", net::ip_text(remote.ip())));
     }
-    if !o.banner.is_empty() {
-        let mut stream = std::fs::File::from(conn.try_clone().unwrap_or_else(|e| {
-            drop_connection(&format!("unable to print banner: {}", errstr::io_str(&e)))
-        }));
-        if let Err(e) = stream.write_all(&o.banner) {
-            drop_connection(&format!("unable to print banner: {}", errstr::io_str(&e)));
-        }
-    }
-    let local = match net::local_addr(&conn) {
-        Ok(a) => a,
-        Err(e) => drop_connection(&format!("unable to get local address: {}", errstr::nix_str(e))),
+    let local_end = End {
+        ip: net::ip_text(local.ip()),
+        port: local.port(),
+        host: o.local_name.clone().or_else(|| crate::sys::reverse_name(local.ip())),
     };
-    // Names come from the system's resolver (/etc/hosts, then DNS);
-    // `-p` keeps the remote name only if it resolves back to the address.
-    let remote_host = if o.remote_host {
-        sys::host_name_of(remote.ip().to_canonical())
-            .filter(|name| !o.paranoid || resolves_to(name, remote.ip().to_canonical()))
-    } else {
-        None
-    };
-    let env = Ucspi {
-        local: Some(local),
-        local_host: o.local_name.clone().or_else(|| sys::host_name_of(local.ip().to_canonical())),
-        remote: Some(remote),
-        remote_host,
-        remote_info: if o.remote_info {
-            net::remote_info(local, remote, Duration::from_secs(o.timeout))
-        } else {
-            None
+    let remote_host = if o.remote_host { lookup_host(remote.ip(), o.paranoid) } else { None };
+    let remote_end = End { ip: net::ip_text(remote.ip()), port: remote.port(), host: remote_host };
+    let info = if o.remote_info { net::ident(local, remote, o.timeout) } else { None };
+
+    let mut env = net::ucspi_env(&local_end, &remote_end, info.as_deref());
+    let verdict = match &o.rules {
+        None => Verdict::Allow(Vec::new()),
+        Some(path) => match cdb::CDB::open(path) {
+            Ok(db) => rules::check(
+                |key| db.get(key).and_then(Result::ok),
+                &remote_end.ip,
+                remote_end.host.as_deref(),
+                info.as_deref(),
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && o.allow_no_rules => {
+                Verdict::Allow(Vec::new())
+            }
+            Err(e) => {
+                log(&format!(
+                    "fatal: unable to read {}: {}",
+                    path.to_string_lossy(),
+                    crate::errstr::io_str(&e)
+                ));
+                return 111;
+            }
         },
     };
-    env.apply();
-    let mut deny = false;
-    if let Some(path) = &o.rules {
-        let shown = std::path::Path::new(path).display().to_string();
-        match std::fs::read(path) {
-            Ok(db) => {
-                match rules::lookup(
-                    &db,
-                    &remote_ip,
-                    env.remote_host.as_deref(),
-                    env.remote_info.as_deref(),
-                ) {
-                    Ok(verdict) => {
-                        deny = verdict.deny;
-                        for (name, value) in &verdict.env {
-                            net::set_env(name, Some(value));
-                        }
-                    }
-                    Err(_) => drop_connection(&format!("unable to read {shown}: format error")),
-                }
+    let line = format!(
+        "{pid} {}:{}:{} {}:{}:{}:{}",
+        local_end.host.as_deref().unwrap_or(""),
+        local_end.ip,
+        local_end.port,
+        remote_end.host.as_deref().unwrap_or(""),
+        remote_end.ip,
+        info.as_deref().unwrap_or(""),
+        remote_end.port
+    );
+    let vars = match verdict {
+        Verdict::Deny => {
+            if o.verbosity >= 2 {
+                log(&format!("deny {line}"));
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && o.allow_no_rules => {}
-            Err(e) => drop_connection(&format!("unable to read {shown}: {}", errstr::io_str(&e))),
+            return 100;
+        }
+        Verdict::Allow(vars) => vars,
+    };
+    if o.verbosity >= 2 {
+        log(&format!("ok {line}"));
+    }
+    env.extend(vars.into_iter().map(|(k, v)| (k, Some(v))));
+    if o.nodelay {
+        let _ = nix::sys::socket::setsockopt(&conn, nix::sys::socket::sockopt::TcpNoDelay, &true);
+    }
+    if !o.banner.is_empty() {
+        let mut stream = std::net::TcpStream::from(conn.try_clone().expect("dup"));
+        if stream.write_all(&o.banner).is_err() {
+            return 111;
         }
     }
-    if o.verbosity >= 2 {
-        let line = format!(
-            "{} {pid} {}:{}:{} {}:{}:{}:{}",
-            if deny { "deny" } else { "ok" },
-            safe(env.local_host.as_deref().unwrap_or("")),
-            net::ip_text(local.ip()),
-            local.port(),
-            safe(env.remote_host.as_deref().unwrap_or("")),
-            remote_ip,
-            safe(env.remote_info.as_deref().unwrap_or("")),
-            remote.port()
-        );
-        warn_line(o.verbosity, &line);
-    }
-    if deny {
-        std::process::exit(100);
-    }
-    if let Err(e) = sys::dup_to(conn.as_fd(), 0).and_then(|()| sys::dup_to(conn.as_fd(), 1)) {
-        drop_connection(&format!("unable to set up descriptors: {}", errstr::io_str(&e)));
+    if nix::unistd::dup2_stdin(&conn).is_err() || nix::unistd::dup2_stdout(&conn).is_err() {
+        return 111;
     }
     drop(conn);
-    let err = Command::new(&o.program[0]).args(&o.program[1..]).exec();
-    drop_connection(&format!(
-        "unable to run {}: {}",
+    let mut cmd = Command::new(&o.program[0]);
+    cmd.args(&o.program[1..]);
+    net::apply_env(&mut cmd, &env);
+    let err = cmd.exec();
+    log(&format!(
+        "fatal: unable to run {}: {}",
         o.program[0].to_string_lossy(),
-        errstr::io_str(&err)
+        crate::errstr::io_str(&err)
     ));
+    111
+}
+
+/// The remote host name; with `paranoid`, only if it maps back to `ip`.
+fn lookup_host(ip: IpAddr, paranoid: bool) -> Option<String> {
+    let name = crate::sys::reverse_name(ip)?;
+    if paranoid {
+        use std::net::ToSocketAddrs;
+        let back = (name.as_str(), 0).to_socket_addrs().ok()?;
+        if !back.into_iter().any(|a| a.ip() == ip) {
+            return None;
+        }
+    }
+    Some(name)
 }
 
 #[cfg(test)]
@@ -405,40 +344,21 @@ mod tests {
     }
 
     #[test]
-    fn defaults_and_flags() {
-        let o = parse(args(&["0", "80", "prog", "-x"]), |_| None).unwrap();
-        assert_eq!((o.limit, o.backlog, o.verbosity, o.timeout), (40, 20, 1, 26));
-        assert!(o.remote_host && o.remote_info);
-        assert_eq!(o.program, args(&["prog", "-x"]));
-        let o = parse(
-            args(&["-vRH", "-c", "2", "-b5", "-x", "r.cdb", "-B", "hi\n", "-l0", "::1", "80", "p"]),
-            |_| None,
-        )
-        .unwrap();
-        assert_eq!((o.limit, o.backlog, o.verbosity), (2, 5, 2));
+    fn options_and_program() {
+        let o =
+            parse(args(&["-vRH", "-c", "2", "-l0", "-B", "hi", "::1", "0", "cat", "-u"])).unwrap();
+        assert_eq!(o.limit, 2);
+        assert_eq!(o.verbosity, 2);
         assert!(!o.remote_host && !o.remote_info);
-        assert_eq!(o.banner, b"hi\n");
         assert_eq!(o.local_name.as_deref(), Some("0"));
+        assert_eq!(o.banner, b"hi");
         assert_eq!(o.host, "::1");
-        let o = parse(args(&["-U", "0", "1", "p"]), |n| {
-            Some(if n == "UID" { "7" } else { "8" }.into())
-        })
-        .unwrap();
-        assert_eq!((o.uid, o.gid), (7, 8));
+        assert_eq!(o.program, args(&["cat", "-u"]));
     }
 
     #[test]
-    fn usage_errors() {
-        for bad in [&["0", "80"][..], &["0"], &[], &["-Z", "0", "1", "p"], &["-c"]] {
-            let err = parse(args(bad), |_| None).unwrap_err();
-            assert_eq!(err.code, 100);
-            assert_eq!(err.message, USAGE);
-        }
-    }
-
-    #[test]
-    fn scan_like_djb() {
-        assert_eq!(scan_ulong("12x"), 12);
-        assert_eq!(scan_ulong("x"), 0);
+    fn too_few_arguments_is_usage() {
+        assert_eq!(parse(args(&["0", "80"])).err().map(|f| f.code), Some(100));
+        assert_eq!(parse(args(&["-c", "0", "0", "80", "x"])).err().map(|f| f.code), Some(100));
     }
 }

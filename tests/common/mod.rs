@@ -43,21 +43,7 @@ pub fn output_within(mut cmd: Command, limit: Duration) -> Output {
     cmd.process_group(0);
     let child = cmd.spawn().expect("spawn");
     let group = Group::of(&child);
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(out) => {
-            drop(group);
-            out.expect("wait")
-        }
-        Err(_) => {
-            drop(group);
-            panic!("command (pid {pid}) did not finish within {limit:?}");
-        }
-    }
+    collect_within(child, group, limit)
 }
 
 /// True when running as root.
@@ -232,24 +218,26 @@ pub fn output_with_input(mut cmd: Command, input: &[u8], limit: Duration) -> Out
     cmd.process_group(0);
     let mut child = cmd.spawn().expect("spawn");
     let group = Group::of(&child);
-    let pid = child.id();
     let mut stdin = child.stdin.take().expect("stdin");
     let input = input.to_vec();
     std::thread::spawn(move || {
         let _ = stdin.write_all(&input);
     });
+    collect_within(child, group, limit)
+}
+
+/// Wait for `child` and its output, killing its group (and failing the
+/// test) after `limit`.
+fn collect_within(child: Child, group: Group, limit: Duration) -> Output {
+    let pid = child.id();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let _ = tx.send(child.wait_with_output());
     });
-    match rx.recv_timeout(limit) {
-        Ok(out) => {
-            drop(group);
-            out.expect("wait")
-        }
-        Err(_) => {
-            drop(group);
-            panic!("command (pid {pid}) did not finish within {limit:?}");
-        }
+    let out = rx.recv_timeout(limit);
+    drop(group);
+    match out {
+        Ok(out) => out.expect("wait"),
+        Err(_) => panic!("command (pid {pid}) did not finish within {limit:?}"),
     }
 }

@@ -312,3 +312,37 @@ fn start_clears_pause_and_term() {
     m.handle(Event::RunStarted { pid: 8 }, at(0));
     assert!(!m.status().paused);
 }
+
+#[test]
+fn stop_time_is_taken_when_finish_is_done_as_runsv() {
+    let mut m = booted_up(42);
+    m.handle(Event::Command(b'd'), at(2000));
+    m.handle(Event::Reaped { pid: 42, ending: Ending::Signaled(15) }, at(2100));
+    m.handle(Event::FinishStarted { pid: 50 }, at(2100));
+    assert_eq!(m.status().changed, at(0).wall, "while finish runs: still the start time");
+    m.handle(Event::Reaped { pid: 50, ending: Ending::Exited(0) }, at(3500));
+    assert_eq!(m.status().changed, at(3500).wall);
+    assert_eq!(m.status().pid, 0);
+}
+
+#[test]
+fn stop_time_without_finish_is_the_exit() {
+    let mut m = booted_up(42);
+    m.handle(Event::Command(b'd'), at(2000));
+    m.handle(Event::Reaped { pid: 42, ending: Ending::Signaled(15) }, at(2100));
+    m.handle(Event::NoFinish, at(2100));
+    assert_eq!(m.status().changed, at(2100).wall);
+}
+
+#[test]
+fn stat_shows_a_pending_exit_as_runsv() {
+    let mut m = booted_up(42);
+    assert_eq!(m.stat_text(), "run\n");
+    m.handle(Event::Command(b'x'), at(2000));
+    assert_eq!(m.stat_text(), "run, want exit\n");
+    m.handle(Event::Command(b'd'), at(2000));
+    assert_eq!(m.stat_text(), "run, got TERM, want exit\n");
+    m.handle(Event::Reaped { pid: 42, ending: Ending::Signaled(15) }, at(2100));
+    m.handle(Event::FinishStarted { pid: 50 }, at(2100));
+    assert_eq!(m.stat_text(), "finish, want exit\n");
+}

@@ -1,0 +1,653 @@
+#!/usr/bin/env python3
+"""tend's benchmark against daemontools, runit and s6, side by side.
+
+Run through `bench/run` (which installs the peers and builds tend); see
+bench/README.md for what each figure means. Every process this harness
+starts is tracked by pid and killed (with its descendants) on the way out,
+also on an exception or SIGINT/SIGTERM. Every wait has a deadline.
+"""
+
+import argparse
+import ctypes
+import datetime
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+NS = 1_000_000_000
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(BENCH_DIR)
+PEER_PATH = "/usr/bin:/bin:/usr/sbin:/sbin"
+
+
+def mono():
+    return time.monotonic_ns()
+
+
+# ---------------------------------------------------------------- /proc
+
+
+def read(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def children(pid):
+    """Direct children of a (single-threaded) process, from /proc."""
+    data = read(f"/proc/{pid}/task/{pid}/children")
+    if not data:
+        return []
+    return [int(x) for x in data.split()]
+
+
+def comm(pid):
+    data = read(f"/proc/{pid}/comm")
+    return data.strip().decode(errors="replace") if data else None
+
+
+def descendants(pid):
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        for c in children(p):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def exec_child(sup, sup_comm, exclude=()):
+    """The child of supervisor `sup` that has exec'd (its comm is no longer
+    the supervisor's own, i.e. `./run` is running), or None."""
+    for c in children(sup):
+        if c in exclude:
+            continue
+        cc = comm(c)
+        if cc is not None and cc != sup_comm:
+            return c
+    return None
+
+
+def smaps_rollup(pid):
+    data = read(f"/proc/{pid}/smaps_rollup")
+    fields = {}
+    if not data:
+        return None
+    for line in data.decode().splitlines()[1:]:
+        parts = line.split()
+        if len(parts) >= 2 and parts[0].endswith(":"):
+            fields[parts[0][:-1]] = int(parts[1])
+    uss = fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)
+    return {"uss": uss, "rss": fields.get("Rss", 0), "pss": fields.get("Pss", 0)}
+
+
+def private_map(pid):
+    """Private kB per mapping of one process: where its USS comes from."""
+    data = read(f"/proc/{pid}/smaps")
+    out, current = [], None
+    for line in (data or b"").decode(errors="replace").splitlines():
+        parts = line.split()
+        if parts and "-" in parts[0] and not parts[0].endswith(":"):
+            current = {"map": " ".join([parts[1]] + parts[5:]) or "anon", "kb": 0}
+            out.append(current)
+        elif current and parts and parts[0] in ("Private_Clean:", "Private_Dirty:"):
+            current["kb"] += int(parts[1])
+    return [m for m in out if m["kb"]]
+
+
+def cpu_and_switches(pid):
+    """(nanoseconds on a CPU, from /proc/PID/schedstat; voluntary +
+    involuntary context switches, from /proc/PID/status)."""
+    sched = read(f"/proc/{pid}/schedstat")
+    status = read(f"/proc/{pid}/status")
+    if not sched or not status:
+        return None
+    ticks = int(sched.split()[0])
+    sw = 0
+    for line in status.decode().splitlines():
+        if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+            sw += int(line.split()[1])
+    return ticks, sw
+
+
+# ------------------------------------------------------------ processes
+
+STARTED = []  # pids of scanners we started
+
+
+def set_subreaper():
+    """Orphaned descendants come back to us, so cleanup can find and reap
+    them even after their parent died."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except OSError:
+        pass
+
+
+def start(argv, cwd, env):
+    devnull = os.open("/dev/null", os.O_RDWR)
+    try:
+        p = subprocess.Popen(
+            argv, cwd=cwd, env=env, stdin=devnull, stdout=devnull, stderr=devnull,
+            start_new_session=True, close_fds=True,
+        )
+    finally:
+        os.close(devnull)
+    STARTED.append(p.pid)
+    return p.pid
+
+
+def kill_tree(root):
+    """Stop the whole tree top-down (so nobody respawns), then kill every
+    pid in it and reap what is ours. Only pids found under `root`."""
+    try:
+        os.kill(root, signal.SIGSTOP)
+    except ProcessLookupError:
+        pass
+    tree = descendants(root)
+    for p in tree:
+        try:
+            os.kill(p, signal.SIGSTOP)
+        except ProcessLookupError:
+            pass
+    tree = tree + [p for p in descendants(root) if p not in tree]
+    for p in [root] + tree:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    reap_all(deadline_s=5, pids=[root] + tree)
+    if root in STARTED:
+        STARTED.remove(root)
+
+
+def reap_all(deadline_s, pids=None):
+    """Reap our children (orphans included, as their subreaper) until the
+    given pids are gone (or, without pids, until we have no children)."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid:
+            continue
+        if pids is not None and not any(os.path.exists(f"/proc/{p}") for p in pids):
+            return
+        time.sleep(0.005)
+
+
+def cleanup():
+    for root in list(STARTED):
+        kill_tree(root)
+    # Orphans re-parented to us (we are their subreaper): kill by pid.
+    for p in children(os.getpid()):
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    reap_all(deadline_s=2)
+
+
+def timed_run(argv, env, cwd):
+    """Whole-process wall time (ns) of a command, spawned and waited for
+    directly (posix_spawn, no shell), and its exit status."""
+    devnull = os.open("/dev/null", os.O_RDWR)
+    fa = [(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1),
+          (os.POSIX_SPAWN_DUP2, devnull, 2)]
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        t0 = mono()
+        pid = os.posix_spawn(argv[0], argv, env, file_actions=fa)
+        _, status, _ = os.wait4(pid, 0)
+        t1 = mono()
+    finally:
+        os.chdir(old)
+        os.close(devnull)
+    return t1 - t0, os.waitstatus_to_exitcode(status)
+
+
+class Poller:
+    """Wait for a condition with a deadline: busy for the first 200 ms (for
+    sub-millisecond resolution), then every millisecond."""
+
+    def __init__(self, seconds):
+        self.start = mono()
+        self.end = self.start + int(seconds * NS)
+
+    def wait(self, cond):
+        while True:
+            v = cond()
+            now = mono()
+            if v:
+                return v, now
+            if now > self.end:
+                return None, now
+            if now - self.start > 200_000_000:
+                time.sleep(0.001)
+
+
+# ---------------------------------------------------------------- suites
+
+
+class Suite:
+    def __init__(self, name, scanner, supervisor, svc_t, svstat, env, svstat_many=True):
+        self.name = name
+        self.scanner = scanner  # function(scandir) -> argv
+        self.supervisor = supervisor  # name for reports
+        self.svc_t = svc_t  # function(dir) -> argv
+        self.svstat = svstat  # function(dirs) -> argv
+        self.env = env
+        self.svstat_many = svstat_many
+        self.pid = None
+        self.scandir = None
+
+
+def make_suites(tend_bin):
+    tenv = {"PATH": f"{tend_bin}:{PEER_PATH}"}
+    penv = {"PATH": PEER_PATH}
+    return [
+        Suite("tend", lambda d: [f"{tend_bin}/svscan", d], "supervise (tend)",
+              lambda d: [f"{tend_bin}/svc", "-t", d], lambda ds: [f"{tend_bin}/svstat"] + ds, tenv),
+        Suite("daemontools", lambda d: ["/usr/bin/svscan", d], "supervise",
+              lambda d: ["/usr/bin/svc", "-t", d], lambda ds: ["/usr/bin/svstat"] + ds, penv),
+        Suite("runit", lambda d: ["/usr/bin/runsvdir", d], "runsv",
+              lambda d: ["/usr/bin/sv", "term", d], lambda ds: ["/usr/bin/sv", "status"] + ds, penv),
+        Suite("s6", lambda d: ["/usr/bin/s6-svscan", "-c", "4096", d], "s6-supervise",
+              lambda d: ["/usr/bin/s6-svc", "-t", d], lambda ds: ["/usr/bin/s6-svstat"] + ds, penv,
+              svstat_many=False),
+    ]
+
+
+RUN_SCRIPT = "#!/bin/sh\nexec sleep 86400\n"
+
+
+def make_service(path):
+    os.makedirs(path)
+    with open(os.path.join(path, "run"), "w") as f:
+        f.write(RUN_SCRIPT)
+    os.chmod(os.path.join(path, "run"), 0o755)
+
+
+def service_name(i):
+    return f"svc{i:04d}"
+
+
+def start_suite(suite, root, n):
+    suite.scandir = os.path.join(root, suite.name, "service")
+    os.makedirs(suite.scandir)
+    for i in range(n):
+        make_service(os.path.join(suite.scandir, service_name(i)))
+    suite.t_start = mono()
+    suite.pid = start(suite.scanner(suite.scandir), suite.scandir, suite.env)
+
+
+def supervisors(suite):
+    """{supervisor pid: its comm} under the scanner."""
+    out = {}
+    for c in children(suite.pid):
+        cc = comm(c)
+        if cc is not None:
+            out[c] = cc
+    return out
+
+
+def running_children(suite):
+    """{supervisor pid: its running (exec'd) child pid}."""
+    out = {}
+    for sup, sc in supervisors(suite).items():
+        c = exec_child(sup, sc)
+        if c:
+            out[sup] = c
+    return out
+
+
+def supervisor_of(suite, name):
+    """The supervisor pid whose cwd or argv names service `name`."""
+    want = os.path.join(suite.scandir, name)
+    for sup in children(suite.pid):
+        try:
+            if os.readlink(f"/proc/{sup}/cwd") == want:
+                return sup
+        except OSError:
+            pass
+        args = read(f"/proc/{sup}/cmdline") or b""
+        if any(a.decode(errors="replace").rstrip("/").endswith("/" + name) or
+               a.decode(errors="replace").rstrip("/") == name for a in args.split(b"\0")[1:] if a):
+            return sup
+    return None
+
+
+def wait_all_running(suite, n, seconds):
+    got, t = Poller(seconds).wait(lambda: len(running_children(suite)) >= n)
+    return got, t
+
+
+# --------------------------------------------------------------- stats
+
+
+def summary(values):
+    if not values:
+        return None
+    return {"median": statistics.median(values), "min": min(values), "max": max(values),
+            "n": len(values)}
+
+
+def log(msg):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# ---------------------------------------------------------- measurements
+
+
+def phase_small(suites, root, args, results):
+    """50 services each, all four suites at once: memory, respawn, control,
+    pick-up."""
+    n = 50
+    for s in suites:
+        start_suite(s, os.path.join(root, "small"), n)
+    for s in suites:
+        got, _ = wait_all_running(s, n, 30)
+        if not got:
+            raise RuntimeError(f"{s.name}: {n} services not running within 30 s")
+    log("50 services running under each suite")
+
+    # 1. Memory.
+    time.sleep(1)
+    for s in suites:
+        sups = list(supervisors(s))
+        mems = [m for m in (smaps_rollup(p) for p in sups) if m]
+        scan = smaps_rollup(s.pid)
+        results["memory"][s.name] = {
+            "uss": summary([m["uss"] for m in mems]),
+            "rss": summary([m["rss"] for m in mems]),
+            "pss": summary([m["pss"] for m in mems]),
+            "scanner": scan,
+            "supervisors": len(mems),
+            "map": private_map(sups[0]) if sups else [],
+        }
+    log("memory measured")
+    if args.only == "memory":
+        for s in suites:
+            kill_tree(s.pid)
+        return
+
+    # 2. Respawn (SIGKILL) and 5a. svc -t, interleaved across suites; each
+    # service has been up > 2 s before it is hit.
+    kill_svc, ctl_svc = service_name(0), service_name(1)
+    targets = {}
+    for s in suites:
+        ks, cs = supervisor_of(s, kill_svc), supervisor_of(s, ctl_svc)
+        if not ks or not cs:
+            raise RuntimeError(f"{s.name}: cannot find the supervisors of {kill_svc}/{ctl_svc}")
+        targets[s.name] = (ks, comm(ks), cs, comm(cs))
+        results["respawn"][s.name] = []
+        results["svc_t"][s.name] = []
+        results["svc_t_cmd"][s.name] = []
+    last_start = {}
+    for trial in range(args.trials):
+        round_start = time.monotonic()
+        # Rotate the order each round: no suite is always first after a sleep.
+        k = trial % len(suites)
+        for s in suites[k:] + suites[:k]:
+            ks, kc, cs, cc = targets[s.name]
+            # SIGKILL the child; wait for a new exec'd child.
+            old = exec_child(ks, kc)
+            wait_up = last_start.get((s.name, 0), 0) + 2.1 - time.monotonic()
+            if wait_up > 0:
+                time.sleep(wait_up)
+            t0 = mono()
+            os.kill(old, signal.SIGKILL)
+            new, t1 = Poller(5).wait(lambda: exec_child(ks, kc, exclude=(old,)))
+            last_start[(s.name, 0)] = time.monotonic()
+            if new:
+                results["respawn"][s.name].append((t1 - t0) / 1e6)
+            # svc -t: from spawning the control command to the new child.
+            old = exec_child(cs, cc)
+            wait_up = last_start.get((s.name, 1), 0) + 2.1 - time.monotonic()
+            if wait_up > 0:
+                time.sleep(wait_up)
+            t0 = mono()
+            cmd_ns, _ = timed_run(s.svc_t(os.path.join(s.scandir, ctl_svc)), s.env, s.scandir)
+            new, t1 = Poller(5).wait(lambda: exec_child(cs, cc, exclude=(old,)))
+            last_start[(s.name, 1)] = time.monotonic()
+            if new:
+                results["svc_t"][s.name].append((t1 - t0) / 1e6)
+            results["svc_t_cmd"][s.name].append(cmd_ns / 1e6)
+        rest = 2.15 - (time.monotonic() - round_start)
+        if rest > 0 and trial + 1 < args.trials:
+            time.sleep(rest)
+    for key in ("respawn", "svc_t", "svc_t_cmd"):
+        for s in suites:
+            results[key][s.name] = summary(results[key][s.name])
+    log("respawn and svc -t measured")
+
+    # 5b. svstat of one service, whole-process time.
+    times = {s.name: [] for s in suites}
+    for _ in range(args.trials):
+        for s in suites:  # interleaved, so a busy moment hits every suite
+            ns, _ = timed_run(s.svstat([os.path.join(s.scandir, ctl_svc)]), s.env, s.scandir)
+            times[s.name].append(ns / 1e6)
+    for s in suites:
+        results["svstat1"][s.name] = summary(times[s.name])
+
+    # 3. Pick-up: rename a ready service directory into the scan directory.
+    stage = os.path.join(root, "stage")
+    os.makedirs(stage, exist_ok=True)
+    for s in suites:
+        times, missed = [], 0
+        for trial in range(args.pickup_trials):
+            name = f"new{trial:02d}"
+            src = os.path.join(stage, f"{s.name}-{name}")
+            make_service(src)
+            before = set(children(s.pid))
+            t0 = mono()
+            os.rename(src, os.path.join(s.scandir, name))
+
+            def picked():
+                for sup in children(s.pid):
+                    if sup in before:
+                        continue
+                    sc = comm(sup)
+                    if sc and exec_child(sup, sc):
+                        return True
+                return False
+
+            ok, t1 = Poller(args.pickup_timeout).wait(picked)
+            if ok:
+                times.append((t1 - t0) / 1e6)
+            else:
+                missed += 1
+                break  # no periodic scan: more trials would only wait again
+        results["pickup"][s.name] = {"summary": summary(times), "missed": missed,
+                                     "timeout_s": args.pickup_timeout}
+        log(f"pick-up {s.name}: {results['pickup'][s.name]}")
+
+    for s in suites:
+        kill_tree(s.pid)
+
+
+def phase_scale(suites, root, args, results):
+    """1000 services, one suite at a time: start-up, idle cost, svstat."""
+    n = args.scale
+    for s in suites:
+        start_suite(s, os.path.join(root, "scale"), n)
+        got, t1 = wait_all_running(s, n, args.scale_timeout)
+        entry = {"n": n}
+        if got:
+            entry["start_s"] = (t1 - s.t_start) / 1e9
+        else:
+            entry["start_s"] = None
+            entry["running_at_timeout"] = len(running_children(s))
+        log(f"scale {s.name}: {entry}")
+        if got:
+            # Idle: CPU time and context switches of scanner + supervisors.
+            time.sleep(1)
+            pids = [s.pid] + list(supervisors(s))
+            before = {p: cpu_and_switches(p) for p in pids}
+            time.sleep(args.idle)
+            after = {p: cpu_and_switches(p) for p in pids}
+            ticks = sw = woke = 0
+            scan_sw = None
+            for p in pids:
+                if before[p] and after[p]:
+                    dt = after[p][0] - before[p][0]
+                    ds = after[p][1] - before[p][1]
+                    ticks += dt
+                    sw += ds
+                    woke += 1 if ds else 0
+                    if p == s.pid:
+                        scan_sw = ds
+            entry["idle"] = {"seconds": args.idle, "cpu_ms": ticks / 1e6,
+                             "switches": sw, "scanner_switches": scan_sw,
+                             "processes_woken": woke, "processes": len(pids)}
+            # svstat over all services (whole-process time).
+            dirs = [os.path.join(s.scandir, service_name(i)) for i in range(n)]
+            if s.svstat_many:
+                times = []
+                for _ in range(args.svstat_trials):
+                    ns, _ = timed_run(s.svstat(dirs), s.env, s.scandir)
+                    times.append(ns / 1e6)
+                entry["svstat_all_ms"] = summary(times)
+            log(f"idle/svstat {s.name}: {entry.get('idle')} {entry.get('svstat_all_ms')}")
+        results["scale"][s.name] = entry
+        kill_tree(s.pid)
+        shutil.rmtree(os.path.join(root, "scale", s.name), ignore_errors=True)
+
+
+def phase_logging(results):
+    script = os.path.join(BENCH_DIR, "log_throughput")
+    if os.access(script, os.X_OK):
+        try:
+            out = subprocess.run([script], capture_output=True, text=True, timeout=180)
+            results["logging"] = {"status": out.returncode, "output": out.stdout.strip(),
+                                  "stderr": out.stderr.strip()[-2000:]}
+        except subprocess.TimeoutExpired:
+            results["logging"] = {"status": "timeout after 180 s"}
+    else:
+        results["logging"] = {"status": "pending: bench/log_throughput is not there yet"}
+
+
+# --------------------------------------------------------------- report
+
+
+def machine():
+    cpu = "?"
+    for line in (read("/proc/cpuinfo") or b"").decode().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem = "?"
+    for line in (read("/proc/meminfo") or b"").decode().splitlines():
+        if line.startswith("MemTotal"):
+            mem = f"{int(line.split()[1]) // 1024} MiB"
+    return {"uname": " ".join(platform.uname()), "cpu": cpu, "cores": os.cpu_count(),
+            "memory": mem}
+
+
+def versions(tend_exe):
+    out = {}
+    for pkg in ("daemontools", "runit", "s6"):
+        r = subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], capture_output=True,
+                           text=True)
+        out[pkg] = r.stdout.strip() or "?"
+    r = subprocess.run(["git", "-C", REPO, "describe", "--always", "--dirty"],
+                       capture_output=True, text=True)
+    out["tend"] = r.stdout.strip() or "?"
+    r = subprocess.run(["rustc", "--version"], capture_output=True, text=True)
+    out["rustc"] = r.stdout.strip() or "?"
+    r = subprocess.run(["file", "-L", tend_exe], capture_output=True, text=True)
+    out["tend_binary"] = r.stdout.strip().split(":", 1)[-1].strip()
+    out["tend_size"] = os.path.getsize(tend_exe)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tend", required=True, help="the tend binary (release build)")
+    ap.add_argument("--trials", type=int, default=20)
+    ap.add_argument("--pickup-trials", type=int, default=5)
+    ap.add_argument("--pickup-timeout", type=float, default=7.0)
+    ap.add_argument("--scale", type=int, default=1000)
+    ap.add_argument("--scale-timeout", type=float, default=60.0)
+    ap.add_argument("--idle", type=float, default=10.0)
+    ap.add_argument("--svstat-trials", type=int, default=5)
+    ap.add_argument("--only", choices=["small", "scale", "memory"], default=None)
+    ap.add_argument("--suites", default="tend,daemontools,runit,s6")
+    ap.add_argument("--json", required=True, help="write raw results here")
+    args = ap.parse_args()
+
+    set_subreaper()
+
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    try:
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError):
+        pass
+
+    root = tempfile.mkdtemp(prefix="tend-bench-")
+    tend_bin = os.path.join(root, "bin")
+    os.makedirs(tend_bin)
+    subprocess.run([args.tend, "install", tend_bin], check=True)
+    wanted = args.suites.split(",")
+    suites = [s for s in make_suites(tend_bin) if s.name in wanted]
+    results = {k: {} for k in ("memory", "respawn", "svc_t", "svc_t_cmd", "svstat1", "pickup",
+                               "scale")}
+    results["started"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    results["machine"] = machine()
+    results["versions"] = versions(args.tend)
+    def shown(argv):  # tend's links live in the run's temporary directory
+        return " ".join(argv).replace(tend_bin + "/", "TENDBIN/")
+
+    results["commands"] = {s.name: {"scanner": shown(s.scanner("SCANDIR")),
+                                    "svc_t": shown(s.svc_t("DIR")),
+                                    "svstat": shown(s.svstat(["DIR..."]))} for s in suites}
+    results["args"] = vars(args)
+    t0 = time.monotonic()
+    try:
+        if args.only in (None, "small", "memory"):
+            phase_small(suites, root, args, results)
+        if args.only in (None, "scale"):
+            phase_scale(suites, root, args, results)
+        if args.only is None:
+            phase_logging(results)
+    except KeyboardInterrupt as e:
+        log(f"interrupted: {e}")
+        results["error"] = f"interrupted: {e}"
+    except Exception as e:  # report what we have, clean up, fail
+        log(f"error: {e!r}")
+        results["error"] = repr(e)
+    finally:
+        cleanup()
+        shutil.rmtree(root, ignore_errors=True)
+    # A run cut short leaves raw lists of trials: summarise them too.
+    for key in ("respawn", "svc_t", "svc_t_cmd", "svstat1"):
+        for name, v in list(results[key].items()):
+            if isinstance(v, list):
+                results[key][name] = summary(v)
+    results["elapsed_s"] = round(time.monotonic() - t0, 1)
+    with open(args.json, "w") as f:
+        json.dump(results, f, indent=1)
+    log(f"done in {results['elapsed_s']} s; raw results in {args.json}")
+    return 1 if "error" in results else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

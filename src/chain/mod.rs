@@ -1,0 +1,134 @@
+//! What the chain-loading tools share: each changes one thing about the
+//! process (account, environment, limits, session, lock) and then runs the
+//! rest of its command line in its place.
+//!
+//! `setuidgid`, `envuidgid`, `envdir`, `softlimit`, `pgrphack`, `setlock`,
+//! `fghack` and runit's `chpst` (which does all of it at once) are thin
+//! front ends over this module, so every rule is written once.
+
+pub mod account;
+pub mod envdir;
+pub mod exec;
+pub mod limits;
+
+use std::ffi::OsString;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use nix::fcntl::{Flock, FlockArg};
+
+pub use account::{Account, drop_privileges};
+pub use envdir::{OnDirectory, read_envdir};
+pub use exec::{EnvChanges, exec, exec_as};
+pub use limits::{Limit, MEMORY, set_soft_limit};
+
+use crate::errstr;
+use crate::fail::Failure;
+
+/// `unable to run PROG: reason` (exit 111), after a failed exec.
+pub fn run_failure(program: &OsString, err: &io::Error) -> Failure {
+    Failure::temporary(format!(
+        "unable to run {}: {}",
+        program.to_string_lossy(),
+        errstr::io_str(err)
+    ))
+}
+
+/// Replace the process with `argv` and the changed environment; only
+/// returns, as a `Failure`, when that is impossible.
+pub fn exec_or_fail(argv: &[OsString], env: &EnvChanges) -> Failure {
+    let err = exec(argv, env);
+    run_failure(&argv[0], &err)
+}
+
+/// Why a lock could not be taken.
+#[derive(Debug)]
+pub enum LockError {
+    Open(io::Error),
+    Lock(io::Error),
+}
+
+/// Open (creating, mode 0600) and lock `path` exclusively, waiting for the
+/// lock or not. The lock is an `flock`, as daemontools' and runit's are,
+/// and stays held across `exec` for as long as the descriptor is open.
+pub fn lock_file(path: &Path, wait: bool) -> Result<Flock<File>, LockError> {
+    let file = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(LockError::Open)?;
+    let arg = if wait { FlockArg::LockExclusive } else { FlockArg::LockExclusiveNonblock };
+    let locked = Flock::lock(file, arg).map_err(|(_, errno)| LockError::Lock(errno.into()))?;
+    // The descriptor must survive exec: the child holds the lock.
+    nix::fcntl::fcntl(&*locked, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()))
+        .map_err(|errno| LockError::Lock(errno.into()))?;
+    Ok(locked)
+}
+
+/// Parse a decimal count as daemontools' `scan_ulong` does, but whole:
+/// anything but digits (or an empty string) is `None`.
+pub fn parse_count(text: &OsString) -> Option<u64> {
+    let bytes = text.as_encoded_bytes();
+    if bytes.is_empty() || !bytes.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(bytes).ok()?.parse().ok()
+}
+
+/// Parse getopt-style options as daemontools' tools do: letters in `flags`
+/// stand alone, letters in `valued` take an argument (the rest of the word,
+/// or the next word); options end at the first non-option, `-` or `--`.
+/// Each option goes to `on`, in order. Returns the rest of the command
+/// line. An unknown letter or a missing argument is reported as getopt
+/// does, then `usage`.
+///
+/// Written out rather than taken from lexopt, which reads `-m=` as `-m`
+/// with an empty value, where getopt (and `softlimit -m=`) means `=`.
+pub fn options(
+    args: Vec<OsString>,
+    tool: &str,
+    flags: &str,
+    valued: &str,
+    usage: impl Fn() -> Failure,
+    mut on: impl FnMut(char, Option<OsString>) -> Result<(), Failure>,
+) -> Result<Vec<OsString>, Failure> {
+    use std::os::unix::ffi::OsStrExt;
+    let complain = |problem: &str, letter: char| {
+        let usage = usage();
+        let shown = match usage.kind {
+            crate::fail::FailureKind::Usage => format!("{tool}: usage: {}", usage.message),
+            _ => usage.message,
+        };
+        Failure::bare(usage.code, format!("{tool}: {problem} -- {letter}\n{shown}"))
+    };
+    let mut args = args.into_iter().peekable();
+    while let Some(word) = args.next_if(|w| w.len() > 1 && w.as_bytes()[0] == b'-') {
+        if word == "--" {
+            break;
+        }
+        let bytes = word.as_bytes();
+        let mut at = 1;
+        while at < bytes.len() {
+            let letter = char::from(bytes[at]);
+            at += 1;
+            if flags.contains(letter) {
+                on(letter, None)?;
+            } else if valued.contains(letter) {
+                let value = if at < bytes.len() {
+                    OsString::from(std::ffi::OsStr::from_bytes(&bytes[at..]))
+                } else {
+                    args.next().ok_or_else(|| complain("option requires an argument", letter))?
+                };
+                on(letter, Some(value))?;
+                break;
+            } else {
+                return Err(complain("illegal option", letter));
+            }
+        }
+    }
+    Ok(args.collect())
+}

@@ -1,0 +1,51 @@
+//! `fghack child...`: keep a program that puts itself in the background
+//! under supervision. fghack runs child with 30 extra copies of a pipe's
+//! write end, which every descendant inherits, and exits only when all of
+//! them have closed it, with child's exit code. See `docs/fghack.md`.
+
+use std::ffi::OsString;
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::process::Command;
+
+use crate::chain::{self};
+use crate::fail::{Context, Failure};
+
+const TOOL: &str = "fghack";
+const COPIES: usize = 30;
+
+fn usage() -> Failure {
+    Failure::usage("fghack child")
+}
+
+pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
+    let rest = chain::options(args, TOOL, "", "", usage, |_, _| Ok(()))?;
+    if rest.is_empty() {
+        return Err(usage());
+    }
+    let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|errno| Failure::sys("create pipe", &errno.into()))?;
+    // Both ends are close-on-exec; plain dups are not, so these copies are
+    // what the child and its descendants keep.
+    let copies: Vec<OwnedFd> = (0..COPIES)
+        .map(|_| nix::unistd::dup(&write).map_err(|errno| Failure::sys("dup", &errno.into())))
+        .collect::<Result<_, _>>()?;
+    let mut child = Command::new(&rest[0])
+        .args(&rest[1..])
+        .spawn()
+        .map_err(|err| chain::run_failure(&rest[0], &err))?;
+    drop(copies);
+    drop(write);
+    let mut read = std::fs::File::from(read);
+    let mut sink = [0u8; 512];
+    loop {
+        match read.read(&mut sink) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    let status = child.wait().or_fail("wait")?;
+    status.code().ok_or_else(|| Failure::temporary("child crashed"))
+}
