@@ -47,7 +47,10 @@ fn parse(args: Vec<OsString>) -> Result<Options, Failure> {
         port: String::new(),
         program: Vec::new(),
     };
-    let usage = |_| Failure::usage(USAGE);
+    let usage = |e: lexopt::Error| {
+        net::getopt_complaint("tcpclient", &e);
+        Failure::usage(USAGE)
+    };
     let text = |v: OsString| v.to_string_lossy().into_owned();
     let mut parser = lexopt::Parser::from_args(args);
     let mut rest = Vec::new();
@@ -82,7 +85,7 @@ fn parse(args: Vec<OsString>) -> Result<Options, Failure> {
                 rest.push(v);
                 rest.extend(parser.raw_args().map_err(usage)?);
             }
-            _ => return Err(Failure::usage(USAGE)),
+            other => return Err(usage(other.unexpected())),
         }
     }
     if rest.len() < 3 {
@@ -97,6 +100,10 @@ fn parse(args: Vec<OsString>) -> Result<Options, Failure> {
 
 pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
     let o = parse(args)?;
+    if o.verbosity == 0 {
+        // -q: no messages at all, not even fatal ones.
+        net::silence_stderr();
+    }
     let ip = net::parse_host(&o.host)
         .ok_or_else(|| Failure::temporary(format!("no IP address for {}", o.host)))?;
     let port = net::parse_port(&o.port).ok_or_else(|| {

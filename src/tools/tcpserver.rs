@@ -69,7 +69,10 @@ fn parse(args: Vec<OsString>) -> Result<Options, Failure> {
         port: String::new(),
         program: Vec::new(),
     };
-    let usage = |_| Failure::usage(USAGE);
+    let usage = |e: lexopt::Error| {
+        net::getopt_complaint("tcpserver", &e);
+        Failure::usage(USAGE)
+    };
     let mut parser = lexopt::Parser::from_args(args);
     let mut rest = Vec::new();
     while let Some(arg) = parser.next().map_err(usage)? {
@@ -111,7 +114,7 @@ fn parse(args: Vec<OsString>) -> Result<Options, Failure> {
                 rest.push(v);
                 rest.extend(parser.raw_args().map_err(usage)?);
             }
-            _ => return Err(Failure::usage(USAGE)),
+            other => return Err(usage(other.unexpected())),
         }
     }
     if rest.len() < 3 {
@@ -137,6 +140,10 @@ fn log(line: &str) {
 
 pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
     let o = parse(args)?;
+    if o.verbosity == 0 {
+        // -q: no messages at all, not even fatal ones.
+        net::silence_stderr();
+    }
     let ip = net::parse_host(&o.host)
         .ok_or_else(|| Failure::temporary(format!("no IP address for {}", o.host)))?;
     let port = net::parse_port(&o.port).ok_or_else(|| {
@@ -266,7 +273,7 @@ fn child(o: &Options, conn: OwnedFd) -> i32 {
             }
             Err(e) => {
                 log(&format!(
-                    "fatal: unable to read {}: {}",
+                    "warning: dropping connection, unable to read {}: {}",
                     path.to_string_lossy(),
                     crate::errstr::io_str(&e)
                 ));
@@ -315,7 +322,7 @@ fn child(o: &Options, conn: OwnedFd) -> i32 {
     net::apply_env(&mut cmd, &env);
     let err = cmd.exec();
     log(&format!(
-        "fatal: unable to run {}: {}",
+        "warning: dropping connection, unable to run {}: {}",
         o.program[0].to_string_lossy(),
         crate::errstr::io_str(&err)
     ));
