@@ -299,3 +299,12 @@ pub fn close_on_exec_from(first: i32) {
         unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
     }
 }
+
+/// Restore the default action for `sig`: a forked child undoing its
+/// parent's self-pipe handlers, so that it can be stopped before it execs.
+pub fn default_signal(sig: Signal) {
+    // SAFETY: installing SIG_DFL registers no handler code.
+    unsafe {
+        let _ = signal(sig, SigHandler::SigDfl);
+    }
+}

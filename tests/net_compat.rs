@@ -473,3 +473,17 @@ fn tcpserver_missing_rules_file_warns_as_ucspi_tcp() {
         });
     }
 }
+
+#[test]
+fn tcpserver_banner_reaches_denied_clients_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let cdb = tcprules(None, dir.path(), "deny", ":deny\n");
+    let c = cdb.to_str().unwrap();
+    let args = ["-R", "-H", "-B", "hello\n", "-x", c, "127.0.0.1", "0", "echo", "served"];
+    let ours = start_server(None, &args, &dir.path().join("log"));
+    assert_eq!(fetch("127.0.0.1", ours.port), "hello\n");
+    if let Some(debian_server) = common::debian("tcpserver") {
+        let theirs = start_server(Some(&debian_server), &args, &dir.path().join("log2"));
+        assert_eq!(fetch("127.0.0.1", theirs.port), "hello\n", "as Debian's");
+    }
+}

@@ -233,7 +233,10 @@ fn serve(o: &Options, listener: OwnedFd, signals: &SelfPipe) -> Result<i32, Fail
             Err(e) => {
                 children -= 1;
                 if o.verbosity >= 1 {
-                    log(&format!("warning: unable to fork: {}", crate::errstr::io_str(&e)));
+                    log(&format!(
+                        "warning: dropping connection, unable to fork: {}",
+                        crate::errstr::io_str(&e)
+                    ));
                 }
             }
         }
@@ -244,10 +247,27 @@ fn serve(o: &Options, listener: OwnedFd, signals: &SelfPipe) -> Result<i32, Fail
 /// In the child: look up names, check the rules, log, and run the program
 /// on the connection. Returns an exit code only on failure.
 fn child(o: &Options, conn: OwnedFd) -> i32 {
+    crate::sys::default_signal(Signal::SIGTERM);
+    crate::sys::default_signal(Signal::SIGCHLD);
     let pid = std::process::id();
     let Ok((local, remote)) = net::socket_ends(&conn) else { return 111 };
     if o.verbosity >= 2 {
         log(&format!("pid {pid} from {}", net::ip_text(remote.ip())));
+    }
+    // As ucspi-tcp: options and banner first, so a denied client sees the
+    // banner too.
+    if o.nodelay {
+        let _ = nix::sys::socket::setsockopt(&conn, nix::sys::socket::sockopt::TcpNoDelay, &true);
+    }
+    if !o.banner.is_empty() {
+        let mut stream = std::net::TcpStream::from(conn.try_clone().expect("dup"));
+        if let Err(e) = stream.write_all(&o.banner) {
+            log(&format!(
+                "warning: dropping connection, unable to print banner: {}",
+                crate::errstr::io_str(&e)
+            ));
+            return 111;
+        }
     }
     let local_end = End {
         ip: net::ip_text(local.ip()),
@@ -304,15 +324,6 @@ fn child(o: &Options, conn: OwnedFd) -> i32 {
         log(&format!("ok {line}"));
     }
     env.extend(vars.into_iter().map(|(k, v)| (k, Some(v))));
-    if o.nodelay {
-        let _ = nix::sys::socket::setsockopt(&conn, nix::sys::socket::sockopt::TcpNoDelay, &true);
-    }
-    if !o.banner.is_empty() {
-        let mut stream = std::net::TcpStream::from(conn.try_clone().expect("dup"));
-        if stream.write_all(&o.banner).is_err() {
-            return 111;
-        }
-    }
     if nix::unistd::dup2_stdin(&conn).is_err() || nix::unistd::dup2_stdout(&conn).is_err() {
         return 111;
     }
