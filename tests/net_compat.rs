@@ -342,6 +342,7 @@ fn usage_and_fatal_messages_match_ucspi_tcp() {
         ("tcpserver", &["1.2.3.4", "0", "true"]),
         ("tcpserver", &["-q", "1.2.3.4", "0", "true"]),
         ("tcpclient", &["-q", "127.0.0.1", "1", "true"]),
+        ("tcpclient", &["-i", "1.2.3.4", "127.0.0.1", "1", "true"]),
         ("tcpclient", &[]),
         ("tcpclient", &["0", "nosuchservice", "true"]),
         ("tcprules", &[]),
