@@ -282,3 +282,29 @@ pub fn dup_to(fd: impl AsFd, target: std::os::fd::RawFd) -> io::Result<()> {
     let _ = new.into_raw_fd();
     Ok(())
 }
+
+/// Mark every descriptor from `first` up close-on-exec, so that a program
+/// exec'd next inherits only the lower ones (spawn-fcgi's application gets
+/// its socket on 0 and nothing above 2). Descriptors are listed from
+/// /proc/self/fd; numbers no longer open are skipped.
+pub fn close_on_exec_from(first: i32) {
+    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else { return };
+    let fds: Vec<i32> = entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd >= first)
+        .collect();
+    for fd in fds {
+        // SAFETY: fcntl(F_SETFD) changes only the descriptor's flags; a
+        // number that is not open fails with EBADF, which is ignored.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+}
+
+/// Restore the default action for `sig`: a forked child undoing its
+/// parent's self-pipe handlers, so that it can be stopped before it execs.
+pub fn default_signal(sig: Signal) {
+    // SAFETY: installing SIG_DFL registers no handler code.
+    unsafe {
+        let _ = signal(sig, SigHandler::SigDfl);
+    }
+}

@@ -53,6 +53,30 @@ pub fn service_port(services: &str, name: &str) -> Option<u16> {
     None
 }
 
+/// getopt's complaint before a usage line, as ucspi-tcp's programs print
+/// it: `tool: illegal option -- x` or `tool: option requires an argument
+/// -- x`.
+pub fn getopt_complaint(tool: &str, err: &lexopt::Error) {
+    use std::io::Write;
+    let line = match err {
+        lexopt::Error::UnexpectedOption(opt) => {
+            format!("{tool}: illegal option -- {}\n", opt.trim_start_matches('-'))
+        }
+        lexopt::Error::MissingValue { option: Some(opt) } => {
+            format!("{tool}: option requires an argument -- {}\n", opt.trim_start_matches('-'))
+        }
+        _ => return,
+    };
+    let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
+/// Point descriptor 2 at /dev/null (ucspi-tcp's `-q`: no messages at all).
+pub fn silence_stderr() {
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        let _ = crate::sys::dup_to(&null, 2);
+    }
+}
+
 /// A TCP socket bound to `addr` (with `SO_REUSEADDR`) and listening with
 /// `backlog`. The descriptor is close-on-exec.
 pub fn tcp_listen(addr: SocketAddr, backlog: i32) -> nix::Result<OwnedFd> {

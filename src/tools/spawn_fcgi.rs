@@ -1,431 +1,644 @@
-//! `spawn-fcgi [options] [-- app args...]`: lighttpd's FastCGI spawner.
-//! Binds the socket (TCP or Unix), puts it on descriptor 0 as FastCGI
-//! expects, drops privileges, and execs the application (`-n`, for
-//! supervise) or forks it `-F` times. See `docs/spawn-fcgi.md`.
+//! `spawn-fcgi`: lighttpd's FastCGI spawner. Bind a TCP or Unix socket,
+//! put it on descriptor 0 of a FastCGI application, drop privileges and
+//! exec the application (after forking `-F` children, or in place with
+//! `-n` under a supervisor). Messages and exit codes are spawn-fcgi 1.6's
+//! (255 for its errors). See `docs/spawn-fcgi.md`.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io::Write;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
+use nix::errno::Errno;
 use nix::sys::socket::{
-    AddressFamily, SockFlag, SockType, UnixAddr, bind, connect, listen, socket,
+    AddressFamily, SockFlag, SockType, UnixAddr, bind, connect, listen, setsockopt, socket, sockopt,
 };
-use nix::sys::stat::Mode;
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{Gid, Uid, chown};
+use nix::unistd::{Gid, Uid};
 
+use crate::chain::account::{Account, group_id, supplementary_groups};
 use crate::fail::Failure;
-use crate::net::{self, account};
-use crate::sys::{Forked, fork};
+use crate::net;
+use crate::sys::{self, Forked};
 
-const VERSION: &str = "spawn-fcgi v1.6.4 (tend, ipv6) - spawns FastCGI processes";
+const VERSION: &str = "spawn-fcgi v1.6.4 (ipv6) - spawns FastCGI processes\n";
 
-/// Debian's spawn-fcgi exits -1 (255) on a configuration error.
-const CONFIG: i32 = 255;
+const HELP: &str = "Usage: spawn-fcgi [options] [-- <fcgiapp> [fcgi app arguments]]
 
-#[derive(Default)]
+spawn-fcgi v1.6.4 (ipv6) - spawns FastCGI processes
+
+Options:
+ -f <path>      filename of the fcgi-application (deprecated; ignored if
+                <fcgiapp> is given; needs /bin/sh)
+ -d <directory> chdir to directory before spawning
+ -a <address>   bind to IPv4/IPv6 address (defaults to 0.0.0.0)
+ -p <port>      bind to TCP-port
+ -s <path>      bind to Unix domain socket
+ -M <mode>      change Unix domain socket mode (octal integer, default: allow
+                read+write for user and group as far as umask allows it) 
+ -C <children>  (PHP only) numbers of childs to spawn (default: not setting
+                the PHP_FCGI_CHILDREN environment variable - PHP defaults to 0)
+ -F <children>  number of children to fork (default 1)
+ -b <backlog>   backlog to allow on the socket (default 1024)
+ -P <path>      name of PID-file for spawned process (ignored in no-fork mode)
+ -n             no fork (for daemontools)
+ -v             show version
+ -?, -h         show this help
+(root only)
+ -c <directory> chroot to directory
+ -S             create socket before chroot() (default is to create the socket
+                in the chroot)
+ -u <user>      change to user-id
+ -g <group>     change to group-id (default: primary group of user if -u
+                is given)
+ -U <user>      change Unix domain socket owner to user-id
+ -G <group>     change Unix domain socket group to group-id
+";
+
+/// spawn-fcgi's exit code for its own errors (`return -1` from main).
+const ERROR: i32 = 255;
+
+fn fail(message: impl Into<String>) -> Failure {
+    Failure::bare(ERROR, format!("spawn-fcgi: {}", message.into()))
+}
+
+/// The settings from the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Options {
-    app_path: Option<OsString>,
+    app: Option<OsString>,
     app_argv: Vec<OsString>,
-    dir: Option<PathBuf>,
+    dir: Option<OsString>,
     addr: Option<String>,
-    port: Option<u16>,
+    port: u16,
     unix: Option<PathBuf>,
     mode: Option<u32>,
-    php_children: Option<u32>,
-    forks: u32,
-    backlog: i32,
+    children: Option<i64>,
+    forks: i64,
+    backlog: i64,
     pid_file: Option<PathBuf>,
     no_fork: bool,
     chroot: Option<PathBuf>,
-    socket_before_chroot: bool,
+    before_chroot: bool,
     user: Option<String>,
     group: Option<String>,
     sock_user: Option<String>,
     sock_group: Option<String>,
 }
 
-fn fail(message: impl Into<String>) -> Failure {
-    Failure::bare(CONFIG, format!("spawn-fcgi: {}", message.into()))
+/// What the command line asks for.
+#[derive(Debug)]
+enum Parsed {
+    Run(Box<Options>),
+    /// Print this on stdout and exit with the code.
+    Print(&'static str, i32),
 }
 
-fn help() -> String {
-    format!(
-        "Usage: spawn-fcgi [options] [-- <fcgiapp> [fcgi app arguments]]\n\n{VERSION}\n\n\
-         Options:\n -f <path>      filename of the fcgi-application (ignored if <fcgiapp> is given; needs /bin/sh)\n \
-         -d <directory> chdir to directory before spawning\n -a <address>   bind to IPv4/IPv6 address (defaults to 0.0.0.0)\n \
-         -p <port>      bind to TCP-port\n -s <path>      bind to Unix domain socket\n \
-         -M <mode>      change Unix domain socket mode (octal integer)\n \
-         -C <children>  (PHP only) numbers of childs to spawn (sets PHP_FCGI_CHILDREN)\n \
-         -F <children>  number of children to fork (default 1)\n -b <backlog>   backlog to allow on the socket (default 1024)\n \
-         -P <path>      name of PID-file for spawned process (ignored in no-fork mode)\n \
-         -n             no fork (for daemontools)\n -v             show version\n -?, -h         show this help\n\
-         (root only)\n -c <directory> chroot to directory\n -S             create socket before chroot()\n \
-         -u <user>      change to user-id\n -g <group>     change to group-id (default: primary group of user if -u is given)\n \
-         -U <user>      change Unix domain socket owner to user-id\n -G <group>     change Unix domain socket group to group-id\n"
-    )
+/// C's `strtol(text, &end, base)`: the value of the leading number and
+/// whether the whole text was that number.
+fn strtol(text: &str, base: u32) -> (i64, bool) {
+    let t = text.trim_start();
+    let (neg, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let len = digits.bytes().take_while(|b| (*b as char).is_digit(base)).count();
+    if len == 0 {
+        return (0, text.is_empty());
+    }
+    let value = i64::from_str_radix(&digits[..len], base).unwrap_or(i64::MAX);
+    (if neg { -value } else { value }, len == digits.len())
 }
 
-fn parse(args: Vec<OsString>) -> Result<Result<Options, i32>, Failure> {
+fn parse(args: Vec<OsString>, root: bool) -> Result<Parsed, Failure> {
     use lexopt::prelude::*;
-    let mut o = Options { forks: 1, backlog: 1024, ..Options::default() };
+    if args.is_empty() {
+        return Ok(Parsed::Print(HELP, ERROR));
+    }
+    let mut o = Options {
+        app: None,
+        app_argv: Vec::new(),
+        dir: None,
+        addr: None,
+        port: 0,
+        unix: None,
+        mode: None,
+        children: None,
+        forks: 1,
+        backlog: 1024,
+        pid_file: None,
+        no_fork: false,
+        chroot: None,
+        before_chroot: false,
+        user: None,
+        group: None,
+        sock_user: None,
+        sock_group: None,
+    };
     let mut parser = lexopt::Parser::from_args(args);
     let text = |v: OsString| v.to_string_lossy().into_owned();
-    while let Some(arg) = parser.next().map_err(|e| fail(e.to_string()))? {
-        match arg {
-            Short('f') => o.app_path = Some(parser.value().map_err(|e| fail(e.to_string()))?),
-            Short('d') => o.dir = Some(parser.value().map_err(|e| fail(e.to_string()))?.into()),
-            Short('a') => o.addr = Some(text(parser.value().map_err(|e| fail(e.to_string()))?)),
-            Short('p') => {
-                let v = text(parser.value().map_err(|e| fail(e.to_string()))?);
-                o.port =
-                    Some(net::parse_port(&v).ok_or_else(|| fail(format!("invalid port: {v}")))?);
-            }
-            Short('s') => o.unix = Some(parser.value().map_err(|e| fail(e.to_string()))?.into()),
-            Short('M') => {
-                let v = text(parser.value().map_err(|e| fail(e.to_string()))?);
-                o.mode = Some(
-                    u32::from_str_radix(&v, 8).map_err(|_| fail(format!("invalid mode: {v}")))?,
+    loop {
+        let arg = match parser.next() {
+            Ok(Some(arg)) => arg,
+            Ok(None) => break,
+            Err(lexopt::Error::MissingValue { option }) => {
+                let letter = option.unwrap_or_default().trim_start_matches('-').to_string();
+                let _ = std::io::stderr().write_all(
+                    format!("spawn-fcgi: option requires an argument -- '{letter}'\n").as_bytes(),
                 );
+                return Ok(Parsed::Print(HELP, 0));
             }
-            Short('C') => {
-                o.php_children =
-                    Some(number(&text(parser.value().map_err(|e| fail(e.to_string()))?))?)
-            }
-            Short('F') => {
-                o.forks = number(&text(parser.value().map_err(|e| fail(e.to_string()))?))?
-            }
-            Short('b') => {
-                o.backlog = number(&text(parser.value().map_err(|e| fail(e.to_string()))?))? as i32
-            }
-            Short('P') => {
-                o.pid_file = Some(parser.value().map_err(|e| fail(e.to_string()))?.into())
-            }
-            Short('n') => o.no_fork = true,
-            Short('c') => o.chroot = Some(parser.value().map_err(|e| fail(e.to_string()))?.into()),
-            Short('S') => o.socket_before_chroot = true,
-            Short('u') => o.user = Some(text(parser.value().map_err(|e| fail(e.to_string()))?)),
-            Short('g') => o.group = Some(text(parser.value().map_err(|e| fail(e.to_string()))?)),
-            Short('U') => {
-                o.sock_user = Some(text(parser.value().map_err(|e| fail(e.to_string()))?))
-            }
-            Short('G') => {
-                o.sock_group = Some(text(parser.value().map_err(|e| fail(e.to_string()))?))
-            }
-            Short('v') => {
-                println!("{VERSION}");
-                return Ok(Err(0));
-            }
-            Short('h') | Short('?') => {
-                print!("{}", help());
-                return Ok(Err(0));
-            }
-            Value(first) => {
-                o.app_argv.push(first);
-                o.app_argv.extend(parser.raw_args().map_err(|e| fail(e.to_string()))?);
-            }
-            _ => {
-                let _ = std::io::stderr().write_all(help().as_bytes());
-                return Ok(Err(CONFIG));
-            }
-        }
-    }
-    Ok(Ok(o))
-}
-
-fn number(text: &str) -> Result<u32, Failure> {
-    text.parse().map_err(|_| fail(format!("invalid number: {text}")))
-}
-
-pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
-    let o = match parse(args)? {
-        Ok(o) => o,
-        Err(code) => return Ok(code),
-    };
-    if o.app_argv.is_empty() && o.app_path.is_none() {
-        return Err(fail("no FastCGI application given"));
-    }
-    if o.port.is_none() && o.unix.is_none() {
-        return Err(fail("no socket given (use either -p or -s)"));
-    }
-    if o.port.is_some() && o.unix.is_some() {
-        return Err(fail("either a Unix domain socket or a TCP-port, but not both"));
-    }
-    if o.unix.is_none() && (o.mode.is_some() || o.sock_user.is_some() || o.sock_group.is_some()) {
-        return Err(fail("-M, -U and -G only make sense with a Unix domain socket (-s)"));
-    }
-
-    // Accounts are looked up before a chroot can hide /etc/passwd.
-    let root = Uid::effective().is_root();
-    let (uid, gid, groups) = privileges(&o, root)?;
-    let sock_owner = match &o.sock_user {
-        Some(u) => {
-            Some(account::user(u).ok_or_else(|| fail(format!("can't find user name {u}")))?.0)
-        }
-        None => None,
-    };
-    let sock_group = match &o.sock_group {
-        Some(g) => {
-            Some(account::group(g).ok_or_else(|| fail(format!("can't find group name {g}")))?)
-        }
-        None => None,
-    };
-
-    let mut socket = None;
-    if o.chroot.is_none() || o.socket_before_chroot {
-        socket = Some(bind_socket(&o, sock_owner, sock_group)?);
-    }
-    if let Some(dir) = &o.chroot {
-        if !root {
-            return Err(fail("-c needs root"));
-        }
-        nix::unistd::chroot(dir.as_path())
-            .map_err(|e| fail(format!("chroot('{}') failed: {}", dir.display(), e.desc())))?;
-        nix::unistd::chdir("/").map_err(|e| fail(format!("chdir('/') failed: {}", e.desc())))?;
-    }
-    let socket = match socket {
-        Some(s) => s,
-        None => bind_socket(&o, sock_owner, sock_group)?,
-    };
-    if let Some(gid) = gid {
-        account::drop_to(uid, gid, &groups)
-            .map_err(|e| fail(format!("unable to drop privileges: {}", e.message)))?;
-    }
-    if let Some(dir) = &o.dir {
-        std::env::set_current_dir(dir)
-            .map_err(|e| fail(format!("chdir('{}') failed: {e}", dir.display())))?;
-    }
-    spawn(&o, socket)
-}
-
-/// The uid, gid and supplementary groups to drop to.
-type Privileges = (Option<Uid>, Option<Gid>, Vec<Gid>);
-
-/// The privileges to drop to (root only).
-fn privileges(o: &Options, root: bool) -> Result<Privileges, Failure> {
-    if !root {
-        if o.user.is_some() || o.group.is_some() {
-            let _ =
-                writeln!(std::io::stderr(), "spawn-fcgi: not running as root, ignoring -u and -g");
-        }
-        return Ok((None, None, Vec::new()));
-    }
-    let mut uid = None;
-    let mut gid = None;
-    let mut name = None;
-    if let Some(u) = &o.user {
-        let (u_uid, u_gid, u_name) =
-            account::user(u).ok_or_else(|| fail(format!("can't find user name {u}")))?;
-        if u_uid.is_root() {
-            return Err(fail("I will not set uid to 0"));
-        }
-        uid = Some(u_uid);
-        gid = Some(u_gid);
-        name = u_name;
-    }
-    if let Some(g) = &o.group {
-        let g_gid = account::group(g).ok_or_else(|| fail(format!("can't find group name {g}")))?;
-        if g_gid.as_raw() == 0 {
-            return Err(fail("I will not set gid to 0"));
-        }
-        gid = Some(g_gid);
-    }
-    let Some(gid) = gid else { return Ok((None, None, Vec::new())) };
-    // As spawn-fcgi: the account's supplementary groups (initgroups),
-    // none without an account name.
-    let groups = match &name {
-        Some(name) => account::groups_of(name, gid)
-            .map_err(|e| fail(format!("unable to read the groups of {name}: {}", e.message)))?,
-        None => vec![gid],
-    };
-    Ok((uid, Some(gid), groups))
-}
-
-/// Bind and listen, as spawn-fcgi does: refuse a socket something already
-/// answers on; replace a stale Unix socket.
-fn bind_socket(o: &Options, owner: Option<Uid>, group: Option<Gid>) -> Result<OwnedFd, Failure> {
-    if let Some(path) = &o.unix {
-        let addr = UnixAddr::new(path.as_path()).map_err(|_| {
-            fail(format!("path of the Unix domain socket is too long: {}", path.display()))
-        })?;
-        let probe = socket(AddressFamily::Unix, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)
-            .map_err(|e| fail(format!("couldn't create socket: {}", e.desc())))?;
-        if connect(probe.as_raw_fd(), &addr).is_ok() {
-            return Err(fail("socket is already in use, can't spawn"));
-        }
-        let _ = std::fs::remove_file(path);
-        let fd = socket(AddressFamily::Unix, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)
-            .map_err(|e| fail(format!("couldn't create socket: {}", e.desc())))?;
-        bind(fd.as_raw_fd(), &addr).map_err(|e| fail(format!("bind failed: {}", e.desc())))?;
-        if owner.is_some() || group.is_some() {
-            chown(path.as_path(), owner, group)
-                .map_err(|e| fail(format!("couldn't chown socket: {}", e.desc())))?;
-        }
-        // Without -M: read and write for user and group, as far as the
-        // umask allows (spawn-fcgi's default).
-        let mode = o.mode.unwrap_or_else(|| {
-            let umask = nix::sys::stat::umask(Mode::from_bits_truncate(0o022));
-            nix::sys::stat::umask(umask);
-            0o660 & !umask.bits()
-        });
-        {
-            nix::sys::stat::fchmodat(
-                nix::fcntl::AT_FDCWD,
-                path.as_path(),
-                Mode::from_bits_truncate(mode),
-                nix::sys::stat::FchmodatFlags::FollowSymlink,
-            )
-            .map_err(|e| fail(format!("couldn't chmod socket: {}", e.desc())))?;
-        }
-        listen(&fd, net::backlog_of(o.backlog))
-            .map_err(|e| fail(format!("listen failed: {}", e.desc())))?;
-        return Ok(fd);
-    }
-    let port = o.port.unwrap_or(0);
-    let host = o.addr.as_deref().unwrap_or("0.0.0.0");
-    let ip =
-        net::parse_host(host).ok_or_else(|| fail(format!("'{host}' is not a valid IP address")))?;
-    let addr = std::net::SocketAddr::new(ip, port);
-    if std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
-        && !ip.is_unspecified()
-    {
-        return Err(fail("socket is already in use, can't spawn"));
-    }
-    net::tcp_listen(addr, o.backlog).map_err(|e| fail(format!("bind failed: {}", e.desc())))
-}
-
-/// The command that runs the application: its argv, or `sh -c "exec
-/// PATH"` for `-f`.
-fn app_command(o: &Options) -> Command {
-    let mut cmd = if let Some((program, args)) = o.app_argv.split_first() {
-        let mut cmd = Command::new(program);
-        cmd.args(args);
-        cmd
-    } else {
-        let mut line = OsString::from("exec ");
-        line.push(o.app_path.clone().unwrap_or_default());
-        let mut cmd = Command::new("/bin/sh");
-        cmd.arg0("sh").arg("-c").arg(line);
-        cmd
-    };
-    if let Some(n) = o.php_children {
-        cmd.env("PHP_FCGI_CHILDREN", n.to_string());
-    }
-    cmd
-}
-
-/// Put the socket on descriptor 0 and exec the application; returns only
-/// on failure, with spawn-fcgi's exit code (the errno).
-fn exec_app(o: &Options, socket: &OwnedFd) -> i32 {
-    if crate::sys::dup_to(socket, 0).is_err() {
-        return 111;
-    }
-    let err = app_command(o).exec();
-    let _ = writeln!(std::io::stderr(), "spawn-fcgi: exec failed: {}", strerror(&err));
-    err.raw_os_error().unwrap_or(111)
-}
-
-fn strerror(err: &std::io::Error) -> String {
-    let text = err.to_string();
-    text.split(" (os error").next().unwrap_or(&text).to_owned()
-}
-
-fn spawn(o: &Options, socket: OwnedFd) -> Result<i32, Failure> {
-    if o.no_fork {
-        return Ok(exec_app(o, &socket));
-    }
-    let mut pid_file = match &o.pid_file {
-        Some(path) => Some(
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(path)
-                .map_err(|e| {
-                    fail(format!("opening PID-file '{}' failed: {}", path.display(), strerror(&e)))
-                })?,
-        ),
-        None => None,
-    };
-    let mut rc = 0;
-    for left in (0..o.forks).rev() {
-        match fork().map_err(|e| fail(format!("fork failed: {}", strerror(&e))))? {
-            Forked::Child => {
-                let _ = nix::unistd::setsid();
-                if let Ok(null) =
-                    std::fs::OpenOptions::new().read(true).write(true).open("/dev/null")
-                {
-                    let _ = nix::unistd::dup2_stdout(&null);
-                    let _ = nix::unistd::dup2_stderr(&null);
-                }
-                std::process::exit(exec_app(o, &socket));
-            }
-            Forked::Parent(child) => {
-                std::thread::sleep(Duration::from_millis(100));
-                match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
-                    Ok(WaitStatus::StillAlive) => {
-                        println!("spawn-fcgi: child spawned successfully: PID: {child}");
-                        if let Some(file) = &mut pid_file {
-                            let mut line = child.to_string();
-                            if left != 0 {
-                                line.push('\n');
-                            }
-                            let _ = file.write_all(line.as_bytes());
+            Err(_) => return Ok(Parsed::Print(HELP, 0)),
+        };
+        let value = |p: &mut lexopt::Parser| p.value().map_err(|_| ());
+        match arg {
+            Short(
+                c @ ('f' | 'd' | 'a' | 'p' | 's' | 'M' | 'C' | 'F' | 'b' | 'P' | 'c' | 'u' | 'g'
+                | 'U' | 'G'),
+            ) => {
+                let Ok(v) = value(&mut parser) else {
+                    let _ = std::io::stderr().write_all(
+                        format!("spawn-fcgi: option requires an argument -- '{c}'\n").as_bytes(),
+                    );
+                    return Ok(Parsed::Print(HELP, 0));
+                };
+                match c {
+                    'f' => o.app = Some(v),
+                    'd' => o.dir = Some(v),
+                    'a' => o.addr = Some(text(v)),
+                    'p' => {
+                        let (n, whole) = strtol(&text(v), 10);
+                        if n == -1 || !whole {
+                            return Err(fail(format!("invalid port: {}", n as u32)));
                         }
+                        o.port = n as u16;
                     }
-                    Ok(WaitStatus::Exited(_, code)) => {
-                        eprintln!("spawn-fcgi: child exited with: {code}");
-                        rc = code;
-                    }
-                    Ok(WaitStatus::Signaled(_, sig, _)) => {
-                        eprintln!("spawn-fcgi: child signaled: {}", sig as i32);
-                        rc = 1;
-                    }
+                    's' => o.unix = Some(PathBuf::from(v)),
+                    'M' => o.mode = Some((strtol(&text(v), 8).0 as u32) & 0o7777),
+                    'C' => o.children = Some(strtol(&text(v), 10).0),
+                    'F' => o.forks = strtol(&text(v), 10).0,
+                    'b' => o.backlog = strtol(&text(v), 10).0,
+                    'P' => o.pid_file = Some(PathBuf::from(v)),
+                    // The root-only options are ignored for other users.
+                    'c' if root => o.chroot = Some(PathBuf::from(v)),
+                    'u' if root => o.user = Some(text(v)),
+                    'g' if root => o.group = Some(text(v)),
+                    'U' if root => o.sock_user = Some(text(v)),
+                    'G' if root => o.sock_group = Some(text(v)),
                     _ => {}
                 }
             }
+            Short('S') => o.before_chroot = root,
+            Short('n') => o.no_fork = true,
+            Short('v') => return Ok(Parsed::Print(VERSION, 0)),
+            Short('h' | '?') => return Ok(Parsed::Print(HELP, 0)),
+            Short(c) => {
+                let _ = std::io::stderr()
+                    .write_all(format!("spawn-fcgi: invalid option -- '{c}'\n").as_bytes());
+                return Ok(Parsed::Print(HELP, 0));
+            }
+            Long(name) => {
+                let _ = std::io::stderr()
+                    .write_all(format!("spawn-fcgi: unrecognized option '--{name}'\n").as_bytes());
+                return Ok(Parsed::Print(HELP, 0));
+            }
+            Value(v) => {
+                o.app_argv.push(v);
+                o.app_argv.extend(parser.raw_args().map_err(|_| fail("bad arguments"))?);
+                break;
+            }
         }
     }
-    let _ = std::io::stdout().flush();
-    drop(socket);
+    if o.app.is_none() && o.app_argv.is_empty() {
+        return Err(fail("no FastCGI application given"));
+    }
+    match (o.port, &o.unix) {
+        (0, None) => return Err(fail("no socket given (use either -p or -s)")),
+        (p, Some(_)) if p != 0 => {
+            return Err(fail("either a Unix domain socket or a TCP-port, but not both"));
+        }
+        _ => {}
+    }
+    if let Some(path) = &o.unix
+        && path.as_os_str().len() > 107
+    {
+        return Err(fail("path of the Unix domain socket is too long"));
+    }
+    if o.no_fork {
+        o.pid_file = None;
+    }
+    Ok(Parsed::Run(Box::new(o)))
+}
+
+/// spawn-fcgi's `find_user_group`: numeric ids or names; a named user's
+/// primary group unless a group is given; never uid or gid 0 by name.
+/// Returns (uid, gid, account name for initgroups); 0 means "unchanged".
+fn find_user_group(
+    user: Option<&str>,
+    group: Option<&str>,
+) -> Result<(u32, u32, Option<String>), Failure> {
+    let mut uid = 0;
+    let mut gid = 0;
+    let mut name = None;
+    let mut account: Option<Account> = None;
+    if let Some(user) = user {
+        let (n, whole) = strtol(user, 10);
+        if n <= 0 || !whole {
+            let Ok(pw) = Account::lookup(user) else {
+                return Err(fail(format!("can't find user name {user}")));
+            };
+            if pw.uid.is_root() {
+                return Err(fail("I will not set uid to 0"));
+            }
+            uid = pw.uid.as_raw();
+            name = Some(user.to_string());
+            account = Some(pw);
+        } else {
+            uid = n as u32;
+            if let Some(pw) = Account::by_uid(Uid::from_raw(uid)) {
+                name = Some(pw.name.to_string_lossy().into_owned());
+                account = Some(pw);
+            }
+        }
+    }
+    if let Some(group) = group {
+        let (n, whole) = strtol(group, 10);
+        if n <= 0 || !whole {
+            let Some(g) = group_id(group) else {
+                return Err(fail(format!("can't find group name {group}")));
+            };
+            if g.as_raw() == 0 {
+                return Err(fail("I will not set gid to 0"));
+            }
+            gid = g.as_raw();
+        } else {
+            gid = n as u32;
+        }
+    } else if let Some(pw) = account {
+        gid = pw.gid.as_raw();
+        if gid == 0 {
+            return Err(fail("I will not set gid to 0"));
+        }
+    }
+    Ok((uid, gid, name))
+}
+
+fn errtext(err: Errno) -> &'static str {
+    err.desc()
+}
+
+fn umask_now() -> u32 {
+    use nix::sys::stat::{Mode, umask};
+    let old = umask(Mode::from_bits_truncate(0o022));
+    umask(old);
+    old.bits()
+}
+
+/// spawn-fcgi's `bind_socket`.
+fn bind_socket(o: &Options, uid: u32, gid: u32) -> Result<OwnedFd, Failure> {
+    if let Some(path) = &o.unix {
+        let addr = UnixAddr::new(path.as_path())
+            .map_err(|e| fail(format!("bind failed: {}", errtext(e))))?;
+        let probe = socket(AddressFamily::Unix, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)
+            .map_err(|e| fail(format!("couldn't create socket: {}", errtext(e))))?;
+        if connect(probe.as_raw_fd(), &addr).is_ok() {
+            return Err(fail("socket is already in use, can't spawn"));
+        }
+        drop(probe);
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                let errno = Errno::from_raw(e.raw_os_error().unwrap_or(0));
+                return Err(fail(format!("removing old socket failed: {}", errtext(errno))));
+            }
+        }
+        let fd = socket(AddressFamily::Unix, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)
+            .map_err(|e| fail(format!("couldn't create socket: {}", errtext(e))))?;
+        setsockopt(&fd, sockopt::ReuseAddr, &true)
+            .map_err(|e| fail(format!("couldn't set SO_REUSEADDR: {}", errtext(e))))?;
+        bind(fd.as_raw_fd(), &addr).map_err(|e| fail(format!("bind failed: {}", errtext(e))))?;
+        let mode = o.mode.unwrap_or(0o660 & !umask_now());
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| fail(format!("couldn't chmod socket: {}", io_text(&e))))?;
+        if uid != 0 || gid != 0 {
+            let owner = (uid != 0).then(|| Uid::from_raw(uid));
+            let group = (gid != 0).then(|| Gid::from_raw(gid));
+            nix::unistd::chown(path.as_path(), owner, group)
+                .map_err(|e| fail(format!("couldn't chown socket: {}", errtext(e))))?;
+        }
+        listen(&fd, net::backlog_of(o.backlog.clamp(0, i64::from(i32::MAX)) as i32))
+            .map_err(|e| fail(format!("listen failed: {}", errtext(e))))?;
+        return Ok(fd);
+    }
+    let ip = match &o.addr {
+        None => std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        Some(a) => a.parse().map_err(|_| fail(format!("'{a}' is not a valid IP address")))?,
+    };
+    let backlog = o.backlog.clamp(0, i64::from(i32::MAX)) as i32;
+    net::tcp_listen(std::net::SocketAddr::new(ip, o.port), backlog)
+        .map_err(|e| fail(format!("bind failed: {}", errtext(e))))
+}
+
+fn open_pid_file(path: &Path) -> Result<std::fs::File, Failure> {
+    let shown = path.display();
+    let open = |excl: bool| {
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true).mode(0o644);
+        if excl {
+            opts.create_new(true);
+        }
+        opts.open(path)
+    };
+    match open(true) {
+        Ok(f) => Ok(f),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let meta = std::fs::metadata(path)
+                .map_err(|e| fail(format!("stating PID-file '{shown}' failed: {}", io_text(&e))))?;
+            if !meta.is_file() {
+                return Err(fail(format!("PID-file exists and isn't regular file: '{shown}'")));
+            }
+            open(false)
+                .map_err(|e| fail(format!("opening PID-file '{shown}' failed: {}", io_text(&e))))
+        }
+        Err(e) => Err(fail(format!("opening PID-file '{shown}' failed: {}", io_text(&e)))),
+    }
+}
+
+fn io_text(err: &std::io::Error) -> &'static str {
+    Errno::from_raw(err.raw_os_error().unwrap_or(0)).desc()
+}
+
+pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
+    let root = Uid::effective().is_root();
+    let o = match parse(args, root)? {
+        Parsed::Print(text, code) => {
+            let _ = std::io::stdout().write_all(text.as_bytes());
+            return Ok(code);
+        }
+        Parsed::Run(o) => o,
+    };
+    let mut pid_file = match &o.pid_file {
+        Some(path) => Some(open_pid_file(path)?),
+        None => None,
+    };
+    let socket = if root {
+        let (uid, gid, name) = find_user_group(o.user.as_deref(), o.group.as_deref())?;
+        let (sock_uid, sock_gid, _) =
+            find_user_group(o.sock_user.as_deref(), o.sock_group.as_deref())?;
+        if uid != 0 && gid == 0 {
+            let _ = std::io::stderr().write_all(format!("spawn-fcgi: WARNING: couldn't find the user for uid {uid} and no group was specified, so only the user privileges will be dropped\n").as_bytes());
+        }
+        let sock_uid = if sock_uid == 0 { uid } else { sock_uid };
+        let sock_gid = if sock_gid == 0 { gid } else { sock_gid };
+        let mut socket =
+            if o.before_chroot { Some(bind_socket(&o, sock_uid, sock_gid)?) } else { None };
+        if gid != 0 {
+            set_groups(name.as_deref(), Gid::from_raw(gid))?;
+        }
+        if let Some(dir) = &o.chroot {
+            nix::unistd::chroot(dir.as_path())
+                .map_err(|e| fail(format!("chroot('{}') failed: {}", dir.display(), errtext(e))))?;
+            nix::unistd::chdir("/")
+                .map_err(|e| fail(format!("chdir('/') failed: {}", errtext(e))))?;
+        }
+        if socket.is_none() {
+            socket = Some(bind_socket(&o, sock_uid, sock_gid)?);
+        }
+        if uid != 0 {
+            nix::unistd::setuid(Uid::from_raw(uid))
+                .map_err(|e| fail(format!("setuid({uid}) failed: {}", errtext(e))))?;
+        }
+        socket.expect("bound above")
+    } else {
+        bind_socket(&o, 0, 0)?
+    };
+    if let Some(dir) = &o.dir {
+        nix::unistd::chdir(dir.as_os_str()).map_err(|e| {
+            fail(format!("chdir('{}') failed: {}", Path::new(dir).display(), errtext(e)))
+        })?;
+    }
+    spawn(&o, socket, &mut pid_file)
+}
+
+/// spawn-fcgi's group change: setgid, no supplementary groups, then
+/// those of the account (as `initgroups(name, gid)`), read from
+/// /etc/group rather than through NSS.
+fn set_groups(name: Option<&str>, gid: Gid) -> Result<(), Failure> {
+    nix::unistd::setgid(gid).map_err(|e| fail(format!("setgid({gid}) failed: {}", errtext(e))))?;
+    nix::unistd::setgroups(&[])
+        .map_err(|e| fail(format!("setgroups(0, NULL) failed: {}", errtext(e))))?;
+    if let Some(name) = name {
+        let init_failed = |why: &str| fail(format!("initgroups('{name}', {gid}) failed: {why}"));
+        let groups =
+            supplementary_groups(name.as_bytes(), gid).map_err(|f| init_failed(&f.message))?;
+        nix::unistd::setgroups(&groups).map_err(|e| init_failed(errtext(e)))?;
+    }
+    Ok(())
+}
+
+/// spawn-fcgi's `fcgi_spawn_connection`: fork (unless `-n`) and exec the
+/// application with the socket on descriptor 0; after each fork wait
+/// 100 ms and report whether the child is still running.
+fn spawn(
+    o: &Options,
+    socket: OwnedFd,
+    pid_file: &mut Option<std::fs::File>,
+) -> Result<i32, Failure> {
+    let mut rc = 0;
+    let mut left = o.forks;
+    while left > 0 {
+        left -= 1;
+        let forked = if o.no_fork {
+            Forked::Child
+        } else {
+            match sys::fork() {
+                Ok(f) => f,
+                Err(e) => {
+                    let _ = std::io::stderr().write_all(
+                        format!("spawn-fcgi: fork failed: {}\n", io_text(&e)).as_bytes(),
+                    );
+                    continue;
+                }
+            }
+        };
+        match forked {
+            Forked::Child => exec_app(o, &socket),
+            Forked::Parent(child) => {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
+                    Ok(WaitStatus::StillAlive) => {
+                        let mut out = std::io::stdout();
+                        let _ = out.write_all(
+                            format!("spawn-fcgi: child spawned successfully: PID: {child}\n")
+                                .as_bytes(),
+                        );
+                        let _ = out.flush();
+                        if let Some(file) = pid_file.as_mut() {
+                            let mut text = child.to_string();
+                            if left != 0 {
+                                text.push('\n');
+                            }
+                            if let Err(e) = file.write_all(text.as_bytes()) {
+                                let _ = std::io::stderr().write_all(
+                                    format!(
+                                        "spawn-fcgi: writing pid file failed: {}\n",
+                                        io_text(&e)
+                                    )
+                                    .as_bytes(),
+                                );
+                                *pid_file = None;
+                            }
+                        }
+                    }
+                    Ok(WaitStatus::Exited(_, code)) => {
+                        let _ = std::io::stderr().write_all(
+                            format!("spawn-fcgi: child exited with: {code}\n").as_bytes(),
+                        );
+                        rc = code;
+                    }
+                    Ok(WaitStatus::Signaled(_, sig, _)) => {
+                        let _ = std::io::stderr().write_all(
+                            format!("spawn-fcgi: child signaled: {}\n", sig as i32).as_bytes(),
+                        );
+                        rc = 1;
+                    }
+                    Ok(other) => {
+                        let _ = std::io::stderr().write_all(
+                            format!("spawn-fcgi: child died somehow: exit status = {other:?}\n")
+                                .as_bytes(),
+                        );
+                        rc = 1;
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+    }
     Ok(rc)
+}
+
+/// In the child: PHP_FCGI_CHILDREN, the socket on fd 0, a new session
+/// and /dev/null on stdout and stderr (unless `-n`), nothing else open,
+/// then exec. Never returns.
+fn exec_app(o: &Options, socket: &OwnedFd) -> ! {
+    if let Err(e) = sys::dup_to(socket.as_fd(), 0) {
+        let _ = std::io::stderr()
+            .write_all(format!("spawn-fcgi: exec failed: {}\n", io_text(&e)).as_bytes());
+        std::process::exit(e.raw_os_error().unwrap_or(1));
+    }
+    if !o.no_fork {
+        let _ = nix::unistd::setsid();
+        match std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+            Ok(null) => {
+                let _ = sys::dup_to(null.as_fd(), 1);
+                let _ = sys::dup_to(null.as_fd(), 2);
+            }
+            Err(e) => {
+                let _ = std::io::stderr().write_all(
+                    format!(
+                        "spawn-fcgi: couldn't open and redirect stdout/stderr to '/dev/null': {}\n",
+                        io_text(&e)
+                    )
+                    .as_bytes(),
+                );
+            }
+        }
+    }
+    sys::close_on_exec_from(3);
+    let children = o.children.filter(|n| *n >= 0).map(|n| n.to_string());
+    let with_children = |mut cmd: Command| {
+        if let Some(n) = &children {
+            cmd.env("PHP_FCGI_CHILDREN", n);
+        }
+        cmd
+    };
+    let err = match &o.app_argv.first() {
+        Some(program) => {
+            // execv: no PATH search; a bare name is relative to the
+            // current directory.
+            let path = Path::new(program);
+            let path = if program.as_bytes().contains(&b'/') {
+                path.to_path_buf()
+            } else {
+                Path::new(".").join(path)
+            };
+            let mut cmd = Command::new(path);
+            cmd.arg0(program).args(&o.app_argv[1..]);
+            with_children(cmd).exec()
+        }
+        None => {
+            let mut script = OsString::from("exec ");
+            script.push(o.app.as_deref().unwrap_or(OsStr::new("")));
+            let mut cmd = Command::new("/bin/sh");
+            cmd.arg0("sh").arg("-c").arg(script);
+            with_children(cmd).exec()
+        }
+    };
+    let _ = std::io::stderr()
+        .write_all(format!("spawn-fcgi: exec failed: {}\n", io_text(&err)).as_bytes());
+    std::process::exit(err.raw_os_error().unwrap_or(1));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::ffi::OsStrExt;
 
-    fn opts(args: &[&str]) -> Options {
-        match parse(args.iter().map(OsString::from).collect()) {
-            Ok(Ok(o)) => o,
-            _ => panic!("parse failed"),
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    fn run(list: &[&str]) -> Options {
+        match parse(args(list), true).unwrap() {
+            Parsed::Run(o) => *o,
+            Parsed::Print(..) => panic!("printed"),
         }
     }
 
     #[test]
-    fn app_after_double_dash_keeps_its_options() {
-        let o = opts(&["-n", "-p", "12000", "--", "/usr/bin/app", "-x", "y"]);
+    fn strtol_like_c() {
+        assert_eq!(strtol("12", 10), (12, true));
+        assert_eq!(strtol("12x", 10), (12, false));
+        assert_eq!(strtol("x", 10), (0, false));
+        assert_eq!(strtol("755", 8), (0o755, true));
+    }
+
+    #[test]
+    fn command_lines() {
+        let o = run(&["-n", "-a", "127.0.0.1", "-p", "12000", "-f", "./app.fcgi"]);
         assert!(o.no_fork);
-        assert_eq!(o.port, Some(12000));
-        assert_eq!(o.app_argv, ["/usr/bin/app", "-x", "y"]);
+        assert_eq!(o.port, 12000);
+        assert_eq!(o.app.as_deref(), Some(OsStr::new("./app.fcgi")));
+        let o = run(&["-s", "/tmp/s", "-M", "0600", "-F", "3", "-b", "5", "--", "app", "-x"]);
+        assert_eq!(o.mode, Some(0o600));
+        assert_eq!((o.forks, o.backlog), (3, 5));
+        assert_eq!(o.app_argv, args(&["app", "-x"]));
+        let o = run(&["-p", "1", "-n", "-P", "/x", "-u", "nobody", "app"]);
+        assert_eq!(o.pid_file, None, "-P is ignored with -n");
+        assert_eq!(o.user.as_deref(), Some("nobody"));
+        match parse(args(&["-p", "1", "-u", "nobody", "app"]), false).unwrap() {
+            Parsed::Run(o) => assert_eq!(o.user, None, "-u is root only"),
+            Parsed::Print(..) => panic!(),
+        }
     }
 
     #[test]
-    fn mode_is_octal() {
-        assert_eq!(opts(&["-s", "/tmp/s", "-M", "0660", "-f", "x"]).mode, Some(0o660));
-    }
-
-    #[test]
-    fn file_runs_through_sh() {
-        let o = opts(&["-p", "1", "-f", "./app.fcgi"]);
-        let cmd = app_command(&o);
-        let args: Vec<_> = cmd.get_args().map(|a| a.as_bytes().to_vec()).collect();
-        assert_eq!(cmd.get_program(), "/bin/sh");
-        assert_eq!(args, [b"-c".to_vec(), b"exec ./app.fcgi".to_vec()]);
+    fn errors_like_spawn_fcgi() {
+        let err = |list: &[&str]| parse(args(list), false).unwrap_err().message;
+        assert_eq!(err(&["-p", "1"]), "spawn-fcgi: no FastCGI application given");
+        assert_eq!(err(&["app"]), "spawn-fcgi: no socket given (use either -p or -s)");
+        assert_eq!(
+            err(&["-p", "1", "-s", "x", "app"]),
+            "spawn-fcgi: either a Unix domain socket or a TCP-port, but not both"
+        );
+        assert_eq!(err(&["-p", "x", "app"]), "spawn-fcgi: invalid port: 0");
+        assert_eq!(parse(args(&["-p", "x", "app"]), false).unwrap_err().code, 255);
+        assert!(matches!(parse(args(&[]), false), Ok(Parsed::Print(_, 255))));
+        assert!(matches!(parse(args(&["-Z"]), false), Ok(Parsed::Print(_, 0))));
+        assert!(matches!(parse(args(&["-v"]), false), Ok(Parsed::Print(VERSION, 0))));
     }
 }

@@ -47,7 +47,10 @@ fn parse(args: Vec<OsString>) -> Result<Options, Failure> {
         port: String::new(),
         program: Vec::new(),
     };
-    let usage = |_| Failure::usage(USAGE);
+    let usage = |e: lexopt::Error| {
+        net::getopt_complaint("tcpclient", &e);
+        Failure::usage(USAGE)
+    };
     let text = |v: OsString| v.to_string_lossy().into_owned();
     let mut parser = lexopt::Parser::from_args(args);
     let mut rest = Vec::new();
@@ -82,7 +85,7 @@ fn parse(args: Vec<OsString>) -> Result<Options, Failure> {
                 rest.push(v);
                 rest.extend(parser.raw_args().map_err(usage)?);
             }
-            _ => return Err(Failure::usage(USAGE)),
+            other => return Err(usage(other.unexpected())),
         }
     }
     if rest.len() < 3 {
@@ -97,21 +100,28 @@ fn parse(args: Vec<OsString>) -> Result<Options, Failure> {
 
 pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
     let o = parse(args)?;
+    if o.verbosity == 0 {
+        // -q: no messages at all, not even fatal ones.
+        net::silence_stderr();
+    }
     let ip = net::parse_host(&o.host)
         .ok_or_else(|| Failure::temporary(format!("no IP address for {}", o.host)))?;
     let port = net::parse_port(&o.port).ok_or_else(|| {
         Failure::temporary(format!("unable to figure out port number for {}", o.port))
     })?;
     let remote = SocketAddr::new(ip, port);
-    let stream = connect(&o, remote).map_err(|e| {
-        Failure::bare(
+    let stream = connect(&o, remote).map_err(|(stage, e)| match stage {
+        Stage::Bind => {
+            Failure::temporary(format!("unable to bind socket: {}", crate::errstr::io_str(&e)))
+        }
+        Stage::Connect => Failure::bare(
             111,
             format!(
                 "tcpclient: unable to connect to {} port {port}: {}",
                 net::ip_text(ip),
                 crate::errstr::io_str(&e)
             ),
-        )
+        ),
     })?;
     if o.verbosity >= 2 {
         let _ =
@@ -148,11 +158,30 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
     )))
 }
 
+/// Which step of connecting failed: ucspi-tcp reports a failed bind as
+/// fatal, a failed connection as `unable to connect to IP port N`.
+enum Stage {
+    Bind,
+    Connect,
+}
+
 /// Connect from the chosen local address, if any, within the time limit.
-fn connect(o: &Options, remote: SocketAddr) -> std::io::Result<TcpStream> {
+fn connect(o: &Options, remote: SocketAddr) -> Result<TcpStream, (Stage, std::io::Error)> {
     if o.local_ip.is_none() && o.local_port == 0 {
-        return TcpStream::connect_timeout(&remote, o.timeout_conn);
+        return TcpStream::connect_timeout(&remote, o.timeout_conn)
+            .map_err(|e| (Stage::Connect, e));
     }
+    let bound = bound_socket(o, remote).map_err(|e| (Stage::Bind, e))?;
+    nix::sys::socket::connect(
+        std::os::fd::AsRawFd::as_raw_fd(&bound),
+        &nix::sys::socket::SockaddrStorage::from(remote),
+    )
+    .map_err(|e| (Stage::Connect, e.into()))?;
+    Ok(TcpStream::from(bound))
+}
+
+/// A socket bound to the `-i`/`-p` local address.
+fn bound_socket(o: &Options, remote: SocketAddr) -> std::io::Result<OwnedFd> {
     use nix::sys::socket::{AddressFamily, SockFlag, SockType, SockaddrStorage, bind, socket};
     use std::os::fd::AsRawFd;
     let family = if remote.is_ipv4() { AddressFamily::Inet } else { AddressFamily::Inet6 };
@@ -162,8 +191,7 @@ fn connect(o: &Options, remote: SocketAddr) -> std::io::Result<TcpStream> {
         .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EADDRNOTAVAIL))?;
     nix::sys::socket::setsockopt(&fd, nix::sys::socket::sockopt::ReuseAddr, &true)?;
     bind(fd.as_raw_fd(), &SockaddrStorage::from(SocketAddr::new(local_ip, o.local_port)))?;
-    nix::sys::socket::connect(fd.as_raw_fd(), &SockaddrStorage::from(remote))?;
-    Ok(TcpStream::from(fd))
+    Ok(fd)
 }
 
 trait OrFailTcp<T> {

@@ -69,7 +69,10 @@ fn parse(args: Vec<OsString>) -> Result<Options, Failure> {
         port: String::new(),
         program: Vec::new(),
     };
-    let usage = |_| Failure::usage(USAGE);
+    let usage = |e: lexopt::Error| {
+        net::getopt_complaint("tcpserver", &e);
+        Failure::usage(USAGE)
+    };
     let mut parser = lexopt::Parser::from_args(args);
     let mut rest = Vec::new();
     while let Some(arg) = parser.next().map_err(usage)? {
@@ -111,7 +114,7 @@ fn parse(args: Vec<OsString>) -> Result<Options, Failure> {
                 rest.push(v);
                 rest.extend(parser.raw_args().map_err(usage)?);
             }
-            _ => return Err(Failure::usage(USAGE)),
+            other => return Err(usage(other.unexpected())),
         }
     }
     if rest.len() < 3 {
@@ -137,6 +140,10 @@ fn log(line: &str) {
 
 pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
     let o = parse(args)?;
+    if o.verbosity == 0 {
+        // -q: no messages at all, not even fatal ones.
+        net::silence_stderr();
+    }
     let ip = net::parse_host(&o.host)
         .ok_or_else(|| Failure::temporary(format!("no IP address for {}", o.host)))?;
     let port = net::parse_port(&o.port).ok_or_else(|| {
@@ -226,7 +233,10 @@ fn serve(o: &Options, listener: OwnedFd, signals: &SelfPipe) -> Result<i32, Fail
             Err(e) => {
                 children -= 1;
                 if o.verbosity >= 1 {
-                    log(&format!("warning: unable to fork: {}", crate::errstr::io_str(&e)));
+                    log(&format!(
+                        "warning: dropping connection, unable to fork: {}",
+                        crate::errstr::io_str(&e)
+                    ));
                 }
             }
         }
@@ -237,10 +247,27 @@ fn serve(o: &Options, listener: OwnedFd, signals: &SelfPipe) -> Result<i32, Fail
 /// In the child: look up names, check the rules, log, and run the program
 /// on the connection. Returns an exit code only on failure.
 fn child(o: &Options, conn: OwnedFd) -> i32 {
+    crate::sys::default_signal(Signal::SIGTERM);
+    crate::sys::default_signal(Signal::SIGCHLD);
     let pid = std::process::id();
     let Ok((local, remote)) = net::socket_ends(&conn) else { return 111 };
     if o.verbosity >= 2 {
         log(&format!("pid {pid} from {}", net::ip_text(remote.ip())));
+    }
+    // As ucspi-tcp: options and banner first, so a denied client sees the
+    // banner too.
+    if o.nodelay {
+        let _ = nix::sys::socket::setsockopt(&conn, nix::sys::socket::sockopt::TcpNoDelay, &true);
+    }
+    if !o.banner.is_empty() {
+        let mut stream = std::net::TcpStream::from(conn.try_clone().expect("dup"));
+        if let Err(e) = stream.write_all(&o.banner) {
+            log(&format!(
+                "warning: dropping connection, unable to print banner: {}",
+                crate::errstr::io_str(&e)
+            ));
+            return 111;
+        }
     }
     let local_end = End {
         ip: net::ip_text(local.ip()),
@@ -266,7 +293,7 @@ fn child(o: &Options, conn: OwnedFd) -> i32 {
             }
             Err(e) => {
                 log(&format!(
-                    "fatal: unable to read {}: {}",
+                    "warning: dropping connection, unable to read {}: {}",
                     path.to_string_lossy(),
                     crate::errstr::io_str(&e)
                 ));
@@ -297,15 +324,6 @@ fn child(o: &Options, conn: OwnedFd) -> i32 {
         log(&format!("ok {line}"));
     }
     env.extend(vars.into_iter().map(|(k, v)| (k, Some(v))));
-    if o.nodelay {
-        let _ = nix::sys::socket::setsockopt(&conn, nix::sys::socket::sockopt::TcpNoDelay, &true);
-    }
-    if !o.banner.is_empty() {
-        let mut stream = std::net::TcpStream::from(conn.try_clone().expect("dup"));
-        if stream.write_all(&o.banner).is_err() {
-            return 111;
-        }
-    }
     if nix::unistd::dup2_stdin(&conn).is_err() || nix::unistd::dup2_stdout(&conn).is_err() {
         return 111;
     }
@@ -315,7 +333,7 @@ fn child(o: &Options, conn: OwnedFd) -> i32 {
     net::apply_env(&mut cmd, &env);
     let err = cmd.exec();
     log(&format!(
-        "fatal: unable to run {}: {}",
+        "warning: dropping connection, unable to run {}: {}",
         o.program[0].to_string_lossy(),
         crate::errstr::io_str(&err)
     ));
