@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Spawned, output_with_input, tool, wait_for};
+use common::{Spawned, all_of, archived, mode, output_with_input, tool, wait_for};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -33,31 +33,6 @@ fn pair() -> (tempfile::TempDir, PathBuf, PathBuf) {
     fs::create_dir(&a).unwrap();
     fs::create_dir(&b).unwrap();
     (tmp, a, b)
-}
-
-/// `@` files of a log directory, oldest first.
-fn archived(dir: &Path) -> Vec<PathBuf> {
-    let mut names: Vec<PathBuf> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with('@'))
-        .collect();
-    names.sort();
-    names
-}
-
-/// Everything a log directory holds, in order: `@` files, then `current`.
-fn all_of(dir: &Path) -> Vec<u8> {
-    let mut out = Vec::new();
-    for f in archived(dir) {
-        out.extend(fs::read(f).unwrap());
-    }
-    out.extend(fs::read(dir.join("current")).unwrap_or_default());
-    out
-}
-
-fn mode(path: &Path) -> u32 {
-    fs::metadata(path).unwrap().permissions().mode() & 0o7777
 }
 
 fn strip_stamps(text: &[u8]) -> Vec<u8> {

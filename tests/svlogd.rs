@@ -3,12 +3,11 @@
 mod common;
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{Spawned, output_with_input, tool, wait_for};
+use common::{Spawned, all_of, archived, mode, output_with_input, tool, wait_for};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -34,29 +33,6 @@ fn pair(names: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf, PathBuf) {
         }
     }
     (tmp, a, b)
-}
-
-fn archived(dir: &Path) -> Vec<PathBuf> {
-    let mut names: Vec<PathBuf> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with('@'))
-        .collect();
-    names.sort();
-    names
-}
-
-fn all_of(dir: &Path) -> Vec<u8> {
-    let mut out = Vec::new();
-    for f in archived(dir) {
-        out.extend(fs::read(f).unwrap());
-    }
-    out.extend(fs::read(dir.join("current")).unwrap_or_default());
-    out
-}
-
-fn mode(path: &Path) -> u32 {
-    fs::metadata(path).unwrap().permissions().mode() & 0o7777
 }
 
 /// Check and remove 26-byte stamps of the given kind (1: TAI64N, 2: `_`,

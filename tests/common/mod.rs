@@ -241,3 +241,29 @@ fn collect_within(child: Child, group: Group, limit: Duration) -> Output {
         Err(_) => panic!("command (pid {pid}) did not finish within {limit:?}"),
     }
 }
+
+/// `@` files of a log directory, oldest first.
+pub fn archived(dir: &Path) -> Vec<PathBuf> {
+    let mut names: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with('@'))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Everything a log directory holds, in order: `@` files, then `current`.
+pub fn all_of(dir: &Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    for f in archived(dir) {
+        out.extend(fs::read(f).unwrap());
+    }
+    out.extend(fs::read(dir.join("current")).unwrap_or_default());
+    out
+}
+
+/// A file's permission bits.
+pub fn mode(path: &Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
