@@ -10,6 +10,18 @@ pub const HEAD: usize = 1000;
 
 /// Whether `line` matches `pattern`.
 pub fn matches(pattern: &[u8], line: &[u8]) -> bool {
+    glob(pattern, line, false)
+}
+
+/// runit's svlogd pattern match (pmatch): like [`matches`], and a `+`
+/// matches the pattern character after it one or more times. As in runit, a
+/// line used up by a `+` run matches whatever pattern is left.
+pub fn sv_matches(pattern: &[u8], line: &[u8]) -> bool {
+    glob(pattern, line, true)
+}
+
+/// The match both loggers use; `plus` turns on svlogd's `+`.
+fn glob(pattern: &[u8], line: &[u8], plus: bool) -> bool {
     let mut pat = pattern;
     let mut buf = line;
     loop {
@@ -17,19 +29,35 @@ pub fn matches(pattern: &[u8], line: &[u8]) -> bool {
             return buf.is_empty();
         };
         pat = rest;
-        if ch == b'*' {
-            let Some(&next) = pat.first() else {
-                return true;
-            };
-            match buf.iter().position(|&b| b == next) {
-                Some(at) => buf = &buf[at..],
-                None => return false,
+        match ch {
+            b'*' => {
+                let Some(&next) = pat.first() else {
+                    return true;
+                };
+                match buf.iter().position(|&b| b == next) {
+                    Some(at) => buf = &buf[at..],
+                    None => return false,
+                }
             }
-            continue;
-        }
-        match buf.split_first() {
-            Some((&b, rest)) if b == ch => buf = rest,
-            _ => return false,
+            b'+' if plus => {
+                let Some((&want, rest)) = pat.split_first() else {
+                    return false;
+                };
+                pat = rest;
+                if buf.first() != Some(&want) {
+                    return false;
+                }
+                while buf.first() == Some(&want) {
+                    buf = &buf[1..];
+                }
+                if buf.is_empty() {
+                    return true;
+                }
+            }
+            _ => match buf.split_first() {
+                Some((&b, rest)) if b == ch => buf = rest,
+                _ => return false,
+            },
         }
     }
 }
@@ -60,53 +88,6 @@ mod tests {
         assert!(!matches(b"*x", b"abcxx"));
         assert!(matches(b"a*b*c", b"aXXbYYc"));
         assert!(!matches(b"a*b", b"aXX"));
-    }
-}
-
-/// runit's svlogd pattern match (pmatch): like [`matches`], and a `+`
-/// matches the pattern character after it one or more times. As in runit, a
-/// line used up by a `+` run matches whatever pattern is left.
-pub fn sv_matches(pattern: &[u8], line: &[u8]) -> bool {
-    let mut pat = pattern;
-    let mut buf = line;
-    loop {
-        let Some((&ch, rest)) = pat.split_first() else {
-            return buf.is_empty();
-        };
-        pat = rest;
-        match ch {
-            b'*' => {
-                let Some(&next) = pat.first() else {
-                    return true;
-                };
-                match buf.iter().position(|&b| b == next) {
-                    Some(at) => buf = &buf[at..],
-                    None => return false,
-                }
-            }
-            b'+' => {
-                let Some((&want, rest)) = pat.split_first() else {
-                    return false;
-                };
-                pat = rest;
-                if buf.first() != Some(&want) {
-                    return false;
-                }
-                while let Some(&b) = buf.first() {
-                    if b != want {
-                        break;
-                    }
-                    buf = &buf[1..];
-                }
-                if buf.is_empty() {
-                    return true;
-                }
-            }
-            _ => match buf.split_first() {
-                Some((&b, rest)) if b == ch => buf = rest,
-                _ => return false,
-            },
-        }
     }
 }
 
