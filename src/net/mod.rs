@@ -53,6 +53,41 @@ pub fn service_port(services: &str, name: &str) -> Option<u16> {
     None
 }
 
+/// The options tcpserver and tcpclient share: look-ups, Nagle, verbosity.
+#[derive(Debug, Clone, Copy)]
+pub struct Lookups {
+    /// `-h` (default) / `-H`: look up the remote host name.
+    pub remote_host: bool,
+    /// `-r` (default) / `-R`: ask the remote ident server.
+    pub remote_info: bool,
+    /// `-D` (default) / `-d`: set TCP_NODELAY.
+    pub nodelay: bool,
+    /// `-q` 0, `-Q` 1 (default), `-v` 2.
+    pub verbosity: u8,
+}
+
+impl Default for Lookups {
+    fn default() -> Lookups {
+        Lookups { remote_host: true, remote_info: true, nodelay: true, verbosity: 1 }
+    }
+}
+
+impl Lookups {
+    /// Apply option `letter` if it is one of these; whether it was.
+    pub fn set(&mut self, letter: char) -> bool {
+        match letter {
+            'h' | 'H' => self.remote_host = letter == 'h',
+            'r' | 'R' => self.remote_info = letter == 'r',
+            'd' | 'D' => self.nodelay = letter == 'D',
+            'q' => self.verbosity = 0,
+            'Q' => self.verbosity = 1,
+            'v' => self.verbosity = 2,
+            _ => return false,
+        }
+        true
+    }
+}
+
 /// getopt's complaint before a usage line, as ucspi-tcp's programs print
 /// it: `tool: illegal option -- x` or `tool: option requires an argument
 /// -- x`.

@@ -22,10 +22,7 @@ struct Options {
     timeout_conn: Duration,
     local_name: Option<String>,
     timeout_info: Duration,
-    remote_host: bool,
-    remote_info: bool,
-    nodelay: bool,
-    verbosity: u8,
+    ucspi: net::Lookups,
     host: String,
     port: String,
     program: Vec<OsString>,
@@ -39,10 +36,7 @@ fn parse(args: Vec<OsString>) -> Result<Options, Failure> {
         timeout_conn: Duration::from_secs(60),
         local_name: None,
         timeout_info: Duration::from_secs(26),
-        remote_host: true,
-        remote_info: true,
-        nodelay: true,
-        verbosity: 1,
+        ucspi: net::Lookups::default(),
         host: String::new(),
         port: String::new(),
         program: Vec::new(),
@@ -72,15 +66,7 @@ fn parse(args: Vec<OsString>) -> Result<Options, Failure> {
                 let v = text(parser.value().map_err(usage)?);
                 o.timeout_info = Duration::from_secs(v.parse().map_err(|_| Failure::usage(USAGE))?);
             }
-            Short('h') => o.remote_host = true,
-            Short('H') => o.remote_host = false,
-            Short('r') => o.remote_info = true,
-            Short('R') => o.remote_info = false,
-            Short('d') => o.nodelay = false,
-            Short('D') => o.nodelay = true,
-            Short('q') => o.verbosity = 0,
-            Short('Q') => o.verbosity = 1,
-            Short('v') => o.verbosity = 2,
+            Short(letter) if o.ucspi.set(letter) => {}
             Value(v) => {
                 rest.push(v);
                 rest.extend(parser.raw_args().map_err(usage)?);
@@ -100,7 +86,7 @@ fn parse(args: Vec<OsString>) -> Result<Options, Failure> {
 
 pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
     let o = parse(args)?;
-    if o.verbosity == 0 {
+    if o.ucspi.verbosity == 0 {
         // -q: no messages at all, not even fatal ones.
         net::silence_stderr();
     }
@@ -123,12 +109,12 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
             ),
         ),
     })?;
-    if o.verbosity >= 2 {
+    if o.ucspi.verbosity >= 2 {
         let _ =
             writeln!(std::io::stderr(), "tcpclient: connected to {} port {port}", net::ip_text(ip));
     }
     let local = stream.local_addr().or_fail_tcp()?;
-    if o.nodelay {
+    if o.ucspi.nodelay {
         let _ = stream.set_nodelay(true);
     }
     let local_end = End {
@@ -139,9 +125,9 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
     let remote_end = End {
         ip: net::ip_text(ip),
         port,
-        host: if o.remote_host { crate::sys::reverse_name(ip) } else { None },
+        host: if o.ucspi.remote_host { crate::sys::reverse_name(ip) } else { None },
     };
-    let info = if o.remote_info { net::ident(local, remote, o.timeout_info) } else { None };
+    let info = if o.ucspi.remote_info { net::ident(local, remote, o.timeout_info) } else { None };
     let env = net::ucspi_env(&local_end, &remote_end, info.as_deref());
     let fd = OwnedFd::from(stream);
     crate::sys::dup_to(&fd, 6).or_fail_tcp()?;

@@ -38,10 +38,7 @@ struct Options {
     timeout: Duration,
     print_port: bool,
     paranoid: bool,
-    remote_host: bool,
-    remote_info: bool,
-    nodelay: bool,
-    verbosity: u8,
+    ucspi: net::Lookups,
     host: String,
     port: String,
     program: Vec<OsString>,
@@ -61,10 +58,7 @@ fn parse(args: Vec<OsString>) -> Result<Options, Failure> {
         timeout: Duration::from_secs(26),
         print_port: false,
         paranoid: false,
-        remote_host: true,
-        remote_info: true,
-        nodelay: true,
-        verbosity: 1,
+        ucspi: net::Lookups::default(),
         host: String::new(),
         port: String::new(),
         program: Vec::new(),
@@ -100,16 +94,8 @@ fn parse(args: Vec<OsString>) -> Result<Options, Failure> {
             Short('1') => o.print_port = true,
             Short('p') => o.paranoid = true,
             Short('P') => o.paranoid = false,
-            Short('h') => o.remote_host = true,
-            Short('H') => o.remote_host = false,
-            Short('r') => o.remote_info = true,
-            Short('R') => o.remote_info = false,
             Short('o') | Short('O') => {}
-            Short('d') => o.nodelay = false,
-            Short('D') => o.nodelay = true,
-            Short('q') => o.verbosity = 0,
-            Short('Q') => o.verbosity = 1,
-            Short('v') => o.verbosity = 2,
+            Short(letter) if o.ucspi.set(letter) => {}
             Value(v) => {
                 rest.push(v);
                 rest.extend(parser.raw_args().map_err(usage)?);
@@ -140,7 +126,7 @@ fn log(line: &str) {
 
 pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
     let o = parse(args)?;
-    if o.verbosity == 0 {
+    if o.ucspi.verbosity == 0 {
         // -q: no messages at all, not even fatal ones.
         net::silence_stderr();
     }
@@ -183,7 +169,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
 fn serve(o: &Options, listener: OwnedFd, signals: &SelfPipe) -> Result<i32, Failure> {
     let mut children = 0usize;
     let status = |n: usize| {
-        if o.verbosity >= 2 {
+        if o.ucspi.verbosity >= 2 {
             log(&format!("status: {n}/{}", o.limit));
         }
     };
@@ -202,7 +188,7 @@ fn serve(o: &Options, listener: OwnedFd, signals: &SelfPipe) -> Result<i32, Fail
                         _ => continue,
                     };
                     children = children.saturating_sub(1);
-                    if o.verbosity >= 2 {
+                    if o.ucspi.verbosity >= 2 {
                         log(&format!("end {pid} status {raw}"));
                     }
                     status(children);
@@ -232,7 +218,7 @@ fn serve(o: &Options, listener: OwnedFd, signals: &SelfPipe) -> Result<i32, Fail
             Ok(Forked::Parent(_)) => {}
             Err(e) => {
                 children -= 1;
-                if o.verbosity >= 1 {
+                if o.ucspi.verbosity >= 1 {
                     log(&format!(
                         "warning: dropping connection, unable to fork: {}",
                         crate::errstr::io_str(&e)
@@ -251,12 +237,12 @@ fn child(o: &Options, conn: OwnedFd) -> i32 {
     crate::sys::default_signal(Signal::SIGCHLD);
     let pid = std::process::id();
     let Ok((local, remote)) = net::socket_ends(&conn) else { return 111 };
-    if o.verbosity >= 2 {
+    if o.ucspi.verbosity >= 2 {
         log(&format!("pid {pid} from {}", net::ip_text(remote.ip())));
     }
     // As ucspi-tcp: options and banner first, so a denied client sees the
     // banner too.
-    if o.nodelay {
+    if o.ucspi.nodelay {
         let _ = nix::sys::socket::setsockopt(&conn, nix::sys::socket::sockopt::TcpNoDelay, &true);
     }
     if !o.banner.is_empty() {
@@ -274,9 +260,9 @@ fn child(o: &Options, conn: OwnedFd) -> i32 {
         port: local.port(),
         host: o.local_name.clone().or_else(|| crate::sys::reverse_name(local.ip())),
     };
-    let remote_host = if o.remote_host { lookup_host(remote.ip(), o.paranoid) } else { None };
+    let remote_host = if o.ucspi.remote_host { lookup_host(remote.ip(), o.paranoid) } else { None };
     let remote_end = End { ip: net::ip_text(remote.ip()), port: remote.port(), host: remote_host };
-    let info = if o.remote_info { net::ident(local, remote, o.timeout) } else { None };
+    let info = if o.ucspi.remote_info { net::ident(local, remote, o.timeout) } else { None };
 
     let mut env = net::ucspi_env(&local_end, &remote_end, info.as_deref());
     let verdict = match &o.rules {
@@ -313,14 +299,14 @@ fn child(o: &Options, conn: OwnedFd) -> i32 {
     );
     let vars = match verdict {
         Verdict::Deny => {
-            if o.verbosity >= 2 {
+            if o.ucspi.verbosity >= 2 {
                 log(&format!("deny {line}"));
             }
             return 100;
         }
         Verdict::Allow(vars) => vars,
     };
-    if o.verbosity >= 2 {
+    if o.ucspi.verbosity >= 2 {
         log(&format!("ok {line}"));
     }
     env.extend(vars.into_iter().map(|(k, v)| (k, Some(v))));
@@ -366,8 +352,8 @@ mod tests {
         let o =
             parse(args(&["-vRH", "-c", "2", "-l0", "-B", "hi", "::1", "0", "cat", "-u"])).unwrap();
         assert_eq!(o.limit, 2);
-        assert_eq!(o.verbosity, 2);
-        assert!(!o.remote_host && !o.remote_info);
+        assert_eq!(o.ucspi.verbosity, 2);
+        assert!(!o.ucspi.remote_host && !o.ucspi.remote_info);
         assert_eq!(o.local_name.as_deref(), Some("0"));
         assert_eq!(o.banner, b"hi");
         assert_eq!(o.host, "::1");
