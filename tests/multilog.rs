@@ -441,25 +441,11 @@ fn pending_note_is_replayed_once() {
 #[test]
 fn full_disk_pauses_and_resumes_without_loss() {
     require_root!();
-    let tmp = tempfile::tempdir().unwrap();
-    let mnt = tmp.path().join("small");
-    fs::create_dir(&mnt).unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
-        .arg(&mnt)
-        .status()
-        .is_ok_and(|s| s.success());
-    if !mounted {
+    let Some(small) = common::SmallFs::mount("256k") else {
         eprintln!("skipped: cannot mount a tmpfs here");
         return;
-    }
-    struct Unmount(PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-        }
-    }
-    let _unmount = Unmount(mnt.clone());
+    };
+    let mnt = small.path.clone();
     fs::write(mnt.join("filler"), vec![0u8; 200 * 1024]).unwrap();
     let mut input = Vec::new();
     for i in 0..1500 {

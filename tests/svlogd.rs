@@ -331,25 +331,11 @@ fn small_sizes_like_runit() {
 #[test]
 fn full_disk_removes_old_files_down_to_n() {
     require_root!();
-    let tmp = tempfile::tempdir().unwrap();
-    let mnt = tmp.path().join("small");
-    fs::create_dir(&mnt).unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
-        .arg(&mnt)
-        .status()
-        .is_ok_and(|s| s.success());
-    if !mounted {
+    let Some(small) = common::SmallFs::mount("256k") else {
         eprintln!("skipped: cannot mount a tmpfs here");
         return;
-    }
-    struct Unmount(PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-        }
-    }
-    let _unmount = Unmount(mnt.clone());
+    };
+    let mnt = small.path.clone();
     let main = mnt.join("main");
     fs::create_dir(&main).unwrap();
     fs::write(main.join("config"), "N1\nn0\n").unwrap();

@@ -267,3 +267,31 @@ pub fn all_of(dir: &Path) -> Vec<u8> {
 pub fn mode(path: &Path) -> u32 {
     fs::metadata(path).unwrap().permissions().mode() & 0o7777
 }
+
+/// A small tmpfs (root only), for full-disk tests; unmounted on drop.
+pub struct SmallFs {
+    pub path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl SmallFs {
+    /// Mount a tmpfs of `size` (as `mount -o size=`), or `None` where
+    /// mounting is not allowed.
+    pub fn mount(size: &str) -> Option<SmallFs> {
+        let dir = tempfile::tempdir().ok()?;
+        let path = dir.path().join("small");
+        fs::create_dir(&path).ok()?;
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&path)
+            .status()
+            .is_ok_and(|s| s.success());
+        mounted.then_some(SmallFs { path, _dir: dir })
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
