@@ -7,6 +7,7 @@
 
 pub mod errstr;
 pub mod fail;
+pub mod log;
 pub mod scan;
 pub mod status;
 pub mod supervise;

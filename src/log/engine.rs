@@ -1,0 +1,557 @@
+//! The per-line work of a logger, without I/O: selection, stamps, `e` and
+//! `=FILE` contents, and where each log directory must rotate.
+//!
+//! The driver feeds input bytes; the engine appends the output for each
+//! directory to that directory's buffer and stops whenever a directory must
+//! rotate (full, or past its threshold at a line end) or a buffer is big
+//! enough to write. It never writes more than a directory's room, so a line
+//! longer than the room is split across files, as multilog does.
+
+use super::pattern::{HEAD, matches};
+use super::script::{Action, Script};
+
+/// Bytes of `@` + 24 hex digits + space.
+pub const STAMP: usize = 26;
+/// Rotate at a line end once `current` holds at least size minus this.
+pub const SLACK: u64 = 2000;
+/// `e` prints at most this much of a line.
+pub const ALERT: usize = 200;
+/// A status file's exact size.
+pub const STATUS: usize = HEAD + 1;
+
+/// The output state of one directory.
+#[derive(Debug, Clone)]
+pub struct Out {
+    /// Maximum size of `current`.
+    pub size: u64,
+    /// Bytes in `current` plus bytes buffered for it.
+    pub bytes: u64,
+    /// Bytes waiting to be written to `current`.
+    pub buf: Vec<u8>,
+}
+
+impl Out {
+    fn room(&self) -> u64 {
+        self.size.saturating_sub(self.bytes)
+    }
+}
+
+/// Why [`Engine::feed`] stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// Every byte was consumed.
+    Done,
+    /// Some directory must rotate now (see [`Engine::due`]); write the
+    /// buffers first.
+    Rotate,
+    /// A buffer is big enough: write it.
+    Flush,
+}
+
+/// Where the engine is within a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// At the start of a line.
+    Start,
+    /// Collecting the head (stamp and first HEAD bytes) in `head`.
+    Head,
+    /// Head decided; `emitted` bytes of the stamped line are out.
+    Body,
+}
+
+/// The logger's line state.
+pub struct Engine {
+    actions: Vec<Action>,
+    stamp: bool,
+    pub outs: Vec<Out>,
+    /// Pending bytes for stderr (`e`).
+    pub alerts: Vec<u8>,
+    /// New contents of each status file, set when it changed.
+    pub status: Vec<Option<Box<[u8; STATUS]>>>,
+    phase: Phase,
+    /// The current line's stamp and head, as far as known.
+    head: Vec<u8>,
+    /// Whether the head ended with the line (newline seen within it).
+    head_complete: bool,
+    /// Selected directories for the current line.
+    selected: Vec<bool>,
+    /// Bytes of `head` already appended to the selected directories.
+    emitted: usize,
+    /// Flush a buffer once it holds this much.
+    pub flush_at: usize,
+}
+
+impl Engine {
+    pub fn new(script: &Script) -> Engine {
+        Engine {
+            actions: script.actions.clone(),
+            stamp: script.stamp,
+            outs: script
+                .dirs
+                .iter()
+                .map(|d| Out { size: d.size, bytes: 0, buf: Vec::with_capacity(1 << 18) })
+                .collect(),
+            alerts: Vec::new(),
+            status: vec![None; script.status.len()],
+            phase: Phase::Start,
+            head: Vec::with_capacity(STAMP + HEAD + 1),
+            head_complete: false,
+            selected: vec![false; script.dirs.len()],
+            emitted: 0,
+            flush_at: 1 << 18,
+        }
+    }
+
+    /// Whether the engine is between lines.
+    pub fn at_line_start(&self) -> bool {
+        self.phase == Phase::Start
+    }
+
+    /// The selection of the line in progress, one bit per directory (for the
+    /// exactly-once note), or None at a line start.
+    pub fn line_state(&self) -> Option<Vec<bool>> {
+        (self.phase == Phase::Body).then(|| self.selected.clone())
+    }
+
+    /// Resume in the middle of a line whose head was decided (recovery).
+    pub fn resume_body(&mut self, selected: Vec<bool>) {
+        self.selected = selected;
+        self.head.clear();
+        self.emitted = 0;
+        self.phase = Phase::Body;
+    }
+
+    /// Whether directory `i` must rotate before more is written to it.
+    pub fn due(&self, i: usize) -> bool {
+        let out = &self.outs[i];
+        out.bytes >= out.size || (self.phase == Phase::Start && out.bytes + SLACK >= out.size)
+    }
+
+    /// Directory `i` was rotated: `current` is empty again.
+    pub fn rotated(&mut self, i: usize) {
+        debug_assert!(self.outs[i].buf.is_empty());
+        self.outs[i].bytes = 0;
+    }
+
+    /// Consume input. `now` gives the hex stamp for a new line (called once
+    /// per line, at its first byte). Returns how much was consumed and why it
+    /// stopped.
+    pub fn feed(&mut self, input: &[u8], now: &mut dyn FnMut() -> [u8; 24]) -> (usize, Stop) {
+        let mut pos = 0;
+        loop {
+            match self.phase {
+                Phase::Start => {
+                    if pos == input.len() {
+                        return (pos, Stop::Done);
+                    }
+                    self.head.clear();
+                    if self.stamp {
+                        self.head.push(b'@');
+                        self.head.extend_from_slice(&now());
+                        self.head.push(b' ');
+                    }
+                    self.phase = Phase::Head;
+                }
+                Phase::Head => {
+                    let limit = (if self.stamp { STAMP } else { 0 }) + HEAD;
+                    let want = limit - self.head.len();
+                    let avail = &input[pos..];
+                    let look = &avail[..avail.len().min(want)];
+                    if let Some(nl) = find_newline(look) {
+                        self.head.extend_from_slice(&look[..nl]);
+                        self.head_complete = true;
+                        pos += nl + 1;
+                    } else if look.len() == want {
+                        self.head.extend_from_slice(look);
+                        self.head_complete = false;
+                        pos += want;
+                    } else {
+                        self.head.extend_from_slice(look);
+                        return (input.len(), Stop::Done);
+                    }
+                    self.decide();
+                    if self.head_complete {
+                        self.head.push(b'\n');
+                    }
+                    self.emitted = 0;
+                    self.phase = Phase::Body;
+                }
+                Phase::Body => {
+                    // First the head, then the rest of the line from input.
+                    if self.emitted < self.head.len() {
+                        let part = self.head.len() - self.emitted;
+                        let n = self.room(part);
+                        let (head, emitted) = (std::mem::take(&mut self.head), self.emitted);
+                        self.push(&head[emitted..emitted + n]);
+                        self.head = head;
+                        self.emitted += n;
+                        if n < part {
+                            return (pos, Stop::Rotate);
+                        }
+                        if self.head_complete {
+                            if let Some(stop) = self.line_end() {
+                                return (pos, stop);
+                            }
+                            continue;
+                        }
+                    }
+                    let avail = &input[pos..];
+                    if avail.is_empty() {
+                        return (pos, Stop::Done);
+                    }
+                    let (part, ends) = match find_newline(avail) {
+                        Some(nl) => (&avail[..=nl], true),
+                        None => (avail, false),
+                    };
+                    let n = self.room(part.len());
+                    self.push(&part[..n]);
+                    pos += n;
+                    if n < part.len() {
+                        return (pos, Stop::Rotate);
+                    }
+                    if ends {
+                        if let Some(stop) = self.line_end() {
+                            return (pos, stop);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// End of input: a last line without newline gets one, as multilog
+    /// does. Returns how the caller should continue (call again until it
+    /// returns Done).
+    pub fn finish(&mut self, now: &mut dyn FnMut() -> [u8; 24]) -> Stop {
+        if self.phase == Phase::Head {
+            self.decide();
+            self.head_complete = false;
+            self.emitted = 0;
+            self.phase = Phase::Body;
+        }
+        if self.phase == Phase::Body && self.emitted < self.head.len() {
+            let (_, stop) = self.feed(b"", now);
+            if stop != Stop::Done {
+                return stop;
+            }
+        }
+        if self.phase == Phase::Body {
+            return self.feed(b"\n", now).1;
+        }
+        Stop::Done
+    }
+
+    /// After a line's newline: back to Start; stop if a directory is due or
+    /// a buffer is full.
+    fn line_end(&mut self) -> Option<Stop> {
+        self.phase = Phase::Start;
+        let mut flush = false;
+        for (i, out) in self.outs.iter().enumerate() {
+            if self.selected[i] && out.bytes + SLACK >= out.size {
+                return Some(Stop::Rotate);
+            }
+            flush |= out.buf.len() >= self.flush_at;
+        }
+        flush |= self.alerts.len() >= self.flush_at;
+        flush.then_some(Stop::Flush)
+    }
+
+    /// How many of `want` bytes every selected directory has room for.
+    fn room(&self, want: usize) -> usize {
+        let mut n = want as u64;
+        for (i, out) in self.outs.iter().enumerate() {
+            if self.selected[i] {
+                n = n.min(out.room());
+            }
+        }
+        n as usize
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        for (i, out) in self.outs.iter_mut().enumerate() {
+            if self.selected[i] {
+                out.buf.extend_from_slice(bytes);
+                out.bytes += bytes.len() as u64;
+            }
+        }
+    }
+
+    /// Run the actions on the head (stamp included, newline excluded).
+    fn decide(&mut self) {
+        let line = &self.head[..];
+        let mut selected = true;
+        for action in &self.actions {
+            match action {
+                Action::Select(p) => {
+                    if !selected && matches(p, line) {
+                        selected = true;
+                    }
+                }
+                Action::Deselect(p) => {
+                    if selected && matches(p, line) {
+                        selected = false;
+                    }
+                }
+                Action::Alert => {
+                    if selected {
+                        alert(&mut self.alerts, line);
+                    }
+                }
+                Action::Status(i) => {
+                    if selected {
+                        self.status[*i] = Some(status_contents(line));
+                    }
+                }
+                Action::Dir(i) => self.selected[*i] = selected,
+            }
+        }
+    }
+}
+
+/// What `e` prints for a line: the first 200 bytes, `...` if cut, newline.
+pub fn alert(out: &mut Vec<u8>, line: &[u8]) {
+    if line.len() > ALERT {
+        out.extend_from_slice(&line[..ALERT]);
+        out.extend_from_slice(b"...");
+    } else {
+        out.extend_from_slice(line);
+    }
+    out.push(b'\n');
+}
+
+/// A status file: the head, padded with newlines to 1001 bytes.
+pub fn status_contents(line: &[u8]) -> Box<[u8; STATUS]> {
+    let mut out = Box::new([b'\n'; STATUS]);
+    let n = line.len().min(HEAD);
+    out[..n].copy_from_slice(&line[..n]);
+    out
+}
+
+/// Position of the first newline, a word at a time.
+pub fn find_newline(bytes: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const NL: u64 = LO * b'\n' as u64;
+    let mut i = 0;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes")) ^ NL;
+        if (word.wrapping_sub(LO) & !word & HI) != 0 {
+            break;
+        }
+        i += 8;
+    }
+    bytes[i..].iter().position(|&b| b == b'\n').map(|p| p + i)
+}
+
+/// Which `@` files to delete so that at most `num - 1` remain, given their
+/// names: the oldest (smallest stamp) first.
+pub fn excess<'a>(names: &'a [Vec<u8>], num: usize) -> Vec<&'a [u8]> {
+    let mut old: Vec<&[u8]> =
+        names.iter().map(|n| &n[..]).filter(|n| n.first() == Some(&b'@')).collect();
+    old.sort();
+    let keep = num.saturating_sub(1);
+    let cut = old.len().saturating_sub(keep);
+    old.truncate(cut);
+    old
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::script::parse;
+    use std::ffi::OsString;
+
+    fn engine(args: &[&str]) -> Engine {
+        let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+        Engine::new(&parse(&args))
+    }
+
+    fn clock() -> impl FnMut() -> [u8; 24] {
+        let mut n = 0u8;
+        move || {
+            n += 1;
+            let mut s = [b'0'; 24];
+            s[0] = b'4';
+            s[23] = b'0' + n % 10;
+            s
+        }
+    }
+
+    /// Feed everything, rotating (recording file contents) as needed.
+    fn run(e: &mut Engine, input: &[u8]) -> Vec<Vec<Vec<u8>>> {
+        let mut files: Vec<Vec<Vec<u8>>> = vec![vec![Vec::new()]; e.outs.len()];
+        let mut now = clock();
+        let mut pos = 0;
+        let mut finishing = false;
+        loop {
+            let stop = if finishing {
+                e.finish(&mut now)
+            } else {
+                let (n, stop) = e.feed(&input[pos..], &mut now);
+                pos += n;
+                stop
+            };
+            for (i, out) in e.outs.iter_mut().enumerate() {
+                files[i].last_mut().unwrap().extend(out.buf.drain(..));
+            }
+            for i in 0..e.outs.len() {
+                if e.due(i) {
+                    e.rotated(i);
+                    files[i].push(Vec::new());
+                }
+            }
+            if stop == Stop::Done {
+                if finishing {
+                    return files;
+                }
+                finishing = true;
+            }
+        }
+    }
+
+    #[test]
+    fn plain_lines_go_through() {
+        let mut e = engine(&["./a"]);
+        let f = run(&mut e, b"one\ntwo\n");
+        assert_eq!(f[0], vec![b"one\ntwo\n".to_vec()]);
+    }
+
+    #[test]
+    fn last_line_gets_newline() {
+        let mut e = engine(&["./a"]);
+        let f = run(&mut e, b"one\ntw");
+        assert_eq!(f[0], vec![b"one\ntw\n".to_vec()]);
+    }
+
+    #[test]
+    fn stamps() {
+        let mut e = engine(&["t", "./a"]);
+        let f = run(&mut e, b"x\ny\n");
+        assert_eq!(
+            String::from_utf8(f[0][0].clone()).unwrap(),
+            "@400000000000000000000001 x\n@400000000000000000000002 y\n"
+        );
+    }
+
+    #[test]
+    fn selection() {
+        let mut e = engine(&["-*", "+fatal: *", "./a", "+*", "-*b*", "./b"]);
+        let f = run(&mut e, b"fatal: x\nok\nabc\n");
+        assert_eq!(f[0][0], b"fatal: x\n");
+        assert_eq!(f[1][0], b"fatal: x\nok\n");
+    }
+
+    #[test]
+    fn selection_sees_stamp() {
+        let mut e = engine(&["t", "-*", "+* fatal: *", "./a"]);
+        let f = run(&mut e, b"fatal: x\nok\n");
+        assert_eq!(&f[0][0][25..], b" fatal: x\n");
+    }
+
+    #[test]
+    fn alert_and_status() {
+        let mut e = engine(&["e", "=st"]);
+        let long = [b'z'; 300];
+        let mut input = b"hello\n".to_vec();
+        input.extend_from_slice(&long);
+        input.push(b'\n');
+        let mut now = clock();
+        let (n, stop) = e.feed(&input, &mut now);
+        assert_eq!((n, stop), (input.len(), Stop::Done));
+        let mut want = b"hello\n".to_vec();
+        want.extend_from_slice(&long[..200]);
+        want.extend_from_slice(b"...\n");
+        assert_eq!(e.alerts, want);
+        let st = e.status[0].as_ref().unwrap();
+        assert_eq!(&st[..300], &long[..]);
+        assert!(st[300..].iter().all(|&b| b == b'\n'));
+    }
+
+    #[test]
+    fn status_of_long_line_is_head() {
+        let mut e = engine(&["=st"]);
+        let line = vec![b'q'; 5000];
+        let mut now = clock();
+        e.feed(&line, &mut now);
+        let st = e.status[0].as_ref().unwrap();
+        assert!(st[..1000].iter().all(|&b| b == b'q'));
+        assert_eq!(st[1000], b'\n');
+    }
+
+    #[test]
+    fn head_across_chunks() {
+        let mut e = engine(&["-*", "+abc*", "./a"]);
+        let mut now = clock();
+        for part in [&b"ab"[..], b"cdef\nxy", b"z\nabq\n"] {
+            let (n, stop) = e.feed(part, &mut now);
+            assert_eq!((n, stop), (part.len(), Stop::Done));
+        }
+        assert_eq!(e.outs[0].buf, b"abcdef\n");
+    }
+
+    #[test]
+    fn long_line_split_like_multilog() {
+        // multilog s4096 on 10000 'a' + '\n' + 3000 'b' + '\n' writes
+        // files of 4096, 4096, 4096 and 714 bytes.
+        let mut e = engine(&["s4096", "./a"]);
+        let mut input = vec![b'a'; 10000];
+        input.push(b'\n');
+        input.extend(std::iter::repeat_n(b'b', 3000));
+        input.push(b'\n');
+        let f = run(&mut e, &input);
+        let sizes: Vec<usize> = f[0].iter().map(|f| f.len()).collect();
+        assert_eq!(sizes, vec![4096, 4096, 4096, 714]);
+        assert_eq!(f[0].concat(), input);
+    }
+
+    #[test]
+    fn rotates_at_line_end_past_threshold() {
+        let mut e = engine(&["s4096", "./a"]);
+        let line = [b"x".repeat(99), b"\n".to_vec()].concat();
+        let input = line.repeat(100);
+        let f = run(&mut e, &input);
+        assert_eq!(f[0].concat(), input);
+        for file in &f[0][..f[0].len() - 1] {
+            assert!(file.len() as u64 >= 4096 - SLACK && file.len() <= 4096);
+            assert!(file.ends_with(b"\n"));
+        }
+        // 2100 bytes: 21 lines per file.
+        assert_eq!(f[0][0].len(), 2100);
+    }
+
+    #[test]
+    fn deselected_directory_not_rotated_midline() {
+        let mut e = engine(&["s4096", "-x*", "./a"]);
+        let input = [b"y".repeat(2200), b"\n".to_vec(), b"x".repeat(9000), b"\n".to_vec()].concat();
+        let f = run(&mut e, &input);
+        assert_eq!(f[0].concat(), [b"y".repeat(2200), b"\n".to_vec()].concat());
+    }
+
+    #[test]
+    fn newline_finder() {
+        for len in 0..40 {
+            for at in 0..len {
+                let mut v = vec![b'a'; len];
+                v[at] = b'\n';
+                assert_eq!(find_newline(&v), Some(at));
+            }
+            assert_eq!(find_newline(&vec![b'a'; len]), None);
+        }
+        assert_eq!(find_newline(&[0x8a, 0x0b, b'\n']), Some(2));
+    }
+
+    #[test]
+    fn excess_files() {
+        let names: Vec<Vec<u8>> = ["@3.s", "current", "@1.s", "@2.u", "lock"]
+            .iter()
+            .map(|s| s.as_bytes().to_vec())
+            .collect();
+        assert_eq!(excess(&names, 3), vec![&b"@1.s"[..]]);
+        assert_eq!(excess(&names, 2), vec![&b"@1.s"[..], b"@2.u"]);
+        assert!(excess(&names, 10).is_empty());
+    }
+}

@@ -1,0 +1,8 @@
+//! The log engine shared by `multilog` (and later `svlogd`): the script,
+//! pattern matching and line handling without I/O ([`script`], [`pattern`],
+//! [`engine`]), and the log directories on disk ([`dir`]).
+
+pub mod dir;
+pub mod engine;
+pub mod pattern;
+pub mod script;

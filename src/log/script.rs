@@ -1,0 +1,148 @@
+//! multilog's script: the arguments, parsed into actions.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+use std::path::PathBuf;
+
+/// Smallest, largest and default `s` (bytes per file).
+pub const SIZE_MIN: u64 = 4096;
+pub const SIZE_MAX: u64 = 16_777_215;
+pub const SIZE_DEFAULT: u64 = 99_999;
+/// Smallest and default `n` (files kept, `current` included).
+pub const NUM_MIN: usize = 2;
+pub const NUM_DEFAULT: usize = 10;
+
+/// One log directory with the settings given before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirSpec {
+    pub path: PathBuf,
+    pub size: u64,
+    pub num: usize,
+    pub processor: Option<Vec<u8>>,
+}
+
+/// One action, applied in order to every line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// `+PATTERN`: select the line if it matches.
+    Select(Vec<u8>),
+    /// `-PATTERN`: deselect the line if it matches.
+    Deselect(Vec<u8>),
+    /// `e`: print the selected line's head on stderr.
+    Alert,
+    /// `=FILE`: the status file with index into [`Script::status`].
+    Status(usize),
+    /// A directory, index into [`Script::dirs`].
+    Dir(usize),
+}
+
+/// A parsed script.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Script {
+    /// `t` came first: stamp every line.
+    pub stamp: bool,
+    pub actions: Vec<Action>,
+    pub dirs: Vec<DirSpec>,
+    pub status: Vec<PathBuf>,
+}
+
+/// Parse a decimal number as daemontools' scan_ulong does: leading digits,
+/// the rest ignored, no digits meaning 0.
+fn number(text: &[u8]) -> u64 {
+    let mut n: u64 = 0;
+    for &b in text.iter().take_while(|b| b.is_ascii_digit()) {
+        n = n.saturating_mul(10).saturating_add(u64::from(b - b'0'));
+    }
+    n
+}
+
+/// Parse the script. Arguments multilog does not know are ignored, as
+/// multilog ignores them.
+pub fn parse(args: &[OsString]) -> Script {
+    let mut script = Script::default();
+    let mut size = SIZE_DEFAULT;
+    let mut num = NUM_DEFAULT;
+    let mut processor: Option<Vec<u8>> = None;
+    for (i, arg) in args.iter().enumerate() {
+        let bytes = arg.clone().into_vec();
+        let Some((&first, rest)) = bytes.split_first() else {
+            continue;
+        };
+        match first {
+            b't' if i == 0 => script.stamp = true,
+            b's' => size = number(rest).clamp(SIZE_MIN, SIZE_MAX),
+            b'n' => num = (number(rest).min(usize::MAX as u64) as usize).max(NUM_MIN),
+            b'!' => processor = Some(rest.to_vec()),
+            b'+' => script.actions.push(Action::Select(rest.to_vec())),
+            b'-' => script.actions.push(Action::Deselect(rest.to_vec())),
+            b'e' => script.actions.push(Action::Alert),
+            b'=' => {
+                script.status.push(PathBuf::from(OsString::from_vec(rest.to_vec())));
+                script.actions.push(Action::Status(script.status.len() - 1));
+            }
+            b'.' | b'/' => {
+                script.dirs.push(DirSpec {
+                    path: PathBuf::from(arg),
+                    size,
+                    num,
+                    processor: processor.clone(),
+                });
+                script.actions.push(Action::Dir(script.dirs.len() - 1));
+            }
+            _ => {}
+        }
+    }
+    script
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(args: &[&str]) -> Script {
+        parse(&args.iter().map(OsString::from).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn defaults_and_settings() {
+        let s = p(&["t", "./a", "s5000", "n3", "!gzip", "/b"]);
+        assert!(s.stamp);
+        assert_eq!(s.dirs[0].size, SIZE_DEFAULT);
+        assert_eq!(s.dirs[0].num, NUM_DEFAULT);
+        assert_eq!(s.dirs[0].processor, None);
+        assert_eq!(s.dirs[1].size, 5000);
+        assert_eq!(s.dirs[1].num, 3);
+        assert_eq!(s.dirs[1].processor.as_deref(), Some(&b"gzip"[..]));
+        assert_eq!(s.actions, vec![Action::Dir(0), Action::Dir(1)]);
+    }
+
+    #[test]
+    fn clamps() {
+        let s = p(&["s10", "n1", "./a", "s999999999", "n0", "./b", "sx", "./c"]);
+        assert_eq!((s.dirs[0].size, s.dirs[0].num), (SIZE_MIN, NUM_MIN));
+        assert_eq!((s.dirs[1].size, s.dirs[1].num), (SIZE_MAX, NUM_MIN));
+        assert_eq!(s.dirs[2].size, SIZE_MIN);
+    }
+
+    #[test]
+    fn t_only_first_and_unknown_ignored() {
+        let s = p(&["./a", "t", "foo", "e"]);
+        assert!(!s.stamp);
+        assert_eq!(s.actions, vec![Action::Dir(0), Action::Alert]);
+    }
+
+    #[test]
+    fn patterns_and_status() {
+        let s = p(&["-*", "+* fatal: *", "=st", "e"]);
+        assert_eq!(
+            s.actions,
+            vec![
+                Action::Deselect(b"*".to_vec()),
+                Action::Select(b"* fatal: *".to_vec()),
+                Action::Status(0),
+                Action::Alert
+            ]
+        );
+        assert_eq!(s.status[0], PathBuf::from("st"));
+    }
+}
