@@ -349,7 +349,7 @@ pub fn find_newline(bytes: &[u8]) -> Option<usize> {
 
 /// Which `@` files to delete so that at most `num - 1` remain, given their
 /// names: the oldest (smallest stamp) first.
-pub fn excess<'a>(names: &'a [Vec<u8>], num: usize) -> Vec<&'a [u8]> {
+pub fn excess(names: &[Vec<u8>], num: usize) -> Vec<&[u8]> {
     let mut old: Vec<&[u8]> =
         names.iter().map(|n| &n[..]).filter(|n| n.first() == Some(&b'@')).collect();
     old.sort();
@@ -396,12 +396,12 @@ mod tests {
                 stop
             };
             for (i, out) in e.outs.iter_mut().enumerate() {
-                files[i].last_mut().unwrap().extend(out.buf.drain(..));
+                files[i].last_mut().unwrap().append(&mut out.buf);
             }
-            for i in 0..e.outs.len() {
+            for (i, file) in files.iter_mut().enumerate() {
                 if e.due(i) {
                     e.rotated(i);
-                    files[i].push(Vec::new());
+                    file.push(Vec::new());
                 }
             }
             if stop == Stop::Done {
