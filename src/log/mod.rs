@@ -4,5 +4,6 @@
 
 pub mod dir;
 pub mod engine;
+pub mod once;
 pub mod pattern;
 pub mod script;
