@@ -93,7 +93,13 @@ pub struct NoteFile {
 
 impl NoteFile {
     pub fn open(path: &Path) -> io::Result<NoteFile> {
-        let file = OpenOptions::new().read(true).write(true).create(true).mode(0o644).open(path)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o644)
+            .open(path)?;
         Ok(NoteFile { file })
     }
 
