@@ -7,3 +7,4 @@ pub mod engine;
 pub mod once;
 pub mod pattern;
 pub mod script;
+pub mod svlogd_config;
