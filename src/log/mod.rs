@@ -8,3 +8,4 @@ pub mod once;
 pub mod pattern;
 pub mod script;
 pub mod svlogd_config;
+pub mod svlogd_dir;

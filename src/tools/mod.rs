@@ -9,6 +9,7 @@ pub mod install;
 pub mod readproctitle;
 pub mod supervise;
 pub mod svc;
+pub mod svlogd;
 pub mod svok;
 pub mod svscan;
 pub mod svscanboot;
@@ -48,6 +49,7 @@ pub static TOOLS: &[Tool] = &[
         main: tai64nlocal::main,
         summary: "turn TAI64N stamps into local time",
     },
+    Tool { name: "svlogd", main: svlogd::main, summary: "runit's logger: rotated log directories" },
 ];
 
 /// The tool called `name`, if any.
