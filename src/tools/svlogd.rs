@@ -59,7 +59,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
                 PollTimeout::try_from(ms.min(i32::MAX as u128) as i32).unwrap_or(PollTimeout::MAX)
             })
             .unwrap_or(PollTimeout::NONE);
-        let (input_ready, signal_ready) = {
+        let input_ready = {
             let mut fds = [
                 PollFd::new(stdin.as_fd(), PollFlags::POLLIN),
                 PollFd::new(signals.fd(), PollFlags::POLLIN),
@@ -70,11 +70,14 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
                 Err(err) => return Err(Failure::sys("poll", &io::Error::from(err))),
             }
             let ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
-            (ready(&fds[0]), ready(&fds[1]))
+            ready(&fds[0])
         };
-        if signal_ready {
-            let got = signals.take();
+        // A signal caught while poll found input ready only shows in the
+        // pending set: look at it every time, before the input.
+        let got = signals.take();
+        {
             if got.has(Signal::SIGCHLD) {
+                info(logger.opts.verbose, "sigchild received.");
                 for dir in &mut logger.dirs {
                     dir.wait_processor(false);
                 }
