@@ -109,7 +109,7 @@ impl SvDir {
                 info(verbose, &format!("read: {shown}/config"));
                 let (config, warnings) = parse_config(&text);
                 for w in warnings {
-                    warning(&format!("{w}: {shown}"));
+                    warning(&w);
                 }
                 config
             }

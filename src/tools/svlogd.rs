@@ -88,7 +88,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
                 return Ok(0);
             }
             if got.has(Signal::SIGHUP) {
-                info(logger.opts.verbose, "sighup received.");
+                info(logger.opts.verbose, "sighangup received.");
                 for dir in logger.dirs.drain(..) {
                     dir.close();
                 }
