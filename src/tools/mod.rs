@@ -6,6 +6,7 @@ use std::io::Write;
 use crate::fail::Failure;
 
 pub mod install;
+pub mod multilog;
 pub mod readproctitle;
 pub mod supervise;
 pub mod svc;
@@ -48,6 +49,7 @@ pub static TOOLS: &[Tool] = &[
         main: tai64nlocal::main,
         summary: "turn TAI64N stamps into local time",
     },
+    Tool { name: "multilog", main: multilog::main, summary: "write a log to rotated directories" },
 ];
 
 /// The tool called `name`, if any.

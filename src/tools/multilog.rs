@@ -1,0 +1,324 @@
+//! multilog: read a log on stdin, select, stamp and write it to rotated
+//! log directories, as daemontools' multilog does.
+//!
+//! When stdin is a pipe, every batch is only taken off the pipe once it is
+//! written (see `log::once`), so a logger killed at any moment and
+//! restarted on the same pipe loses and doubles no line.
+
+use std::ffi::OsString;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::Signal;
+
+use crate::fail::Failure;
+use crate::log::dir::LogDir;
+use crate::log::engine::{Engine, Stop, find_newline};
+use crate::log::once::{Note, NoteFile, Peeker, hash, is_pipe};
+use crate::log::pattern::HEAD;
+use crate::log::script;
+use crate::sys::SelfPipe;
+use crate::tai64::Tai64N;
+
+const PROG: &str = "multilog";
+/// Read size when stdin is not a pipe.
+const CHUNK: usize = 1 << 20;
+
+pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
+    let script = script::parse(&args);
+    let mut dirs = Vec::with_capacity(script.dirs.len());
+    for spec in &script.dirs {
+        dirs.push(LogDir::lock(spec, PROG)?);
+    }
+    let mut status = Vec::with_capacity(script.status.len());
+    for path in &script.status {
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o644)
+            .open(path)
+            .map_err(|e| Failure::sys(format!("open {}", path.display()), &e))?;
+        status.push(file);
+    }
+    let signals = SelfPipe::catch(&[Signal::SIGALRM, Signal::SIGTERM])
+        .map_err(|e| Failure::sys("catch signals", &e))?;
+    let stdin = io::stdin();
+    let fd = stdin.as_fd();
+    let mut engine = Engine::new(&script);
+    engine.flush_at = 4 << 20;
+    let mut once = None;
+    if is_pipe(fd) && !dirs.is_empty() {
+        if let (Ok(peeker), Ok(note)) = (Peeker::new(fd), NoteFile::open(&dirs[0].file("pending")))
+        {
+            once = Some((peeker, note));
+        }
+    }
+    let mut logger = Logger { engine, dirs, status, signals, once, exiting: false };
+    logger.recover(fd);
+    for (i, dir) in logger.dirs.iter_mut().enumerate() {
+        logger.engine.outs[i].bytes = dir.start()?;
+    }
+    logger.run(fd);
+    Ok(0)
+}
+
+struct Logger {
+    engine: Engine,
+    dirs: Vec<LogDir>,
+    status: Vec<File>,
+    signals: SelfPipe,
+    once: Option<(Peeker, NoteFile)>,
+    exiting: bool,
+}
+
+fn now() -> [u8; 24] {
+    Tai64N::now().hex()
+}
+
+impl Logger {
+    /// A note left by a killed logger: if its bytes are still at the head
+    /// of stdin, cut `current` back to where they started, so they are
+    /// written (once) again.
+    fn recover(&mut self, fd: BorrowedFd<'_>) {
+        let Some((peeker, note_file)) = &mut self.once else {
+            return;
+        };
+        let Some(note) = note_file.pending() else {
+            return;
+        };
+        if note.sizes.len() == self.dirs.len() && note.len as usize <= peeker.capacity {
+            let mut buf = Vec::new();
+            let same = matches!(peeker.peek(fd, &mut buf, note.len as usize), Ok(n) if n as u64 == note.len)
+                && hash(&buf) == note.hash;
+            if same {
+                for (dir, &size) in self.dirs.iter().zip(&note.sizes) {
+                    if dir.current_len().is_ok_and(|len| len > size) {
+                        let _ = dir.truncate_current(size);
+                    }
+                }
+                if let Some(sel) = note.midline {
+                    self.engine.resume_body(sel);
+                }
+            }
+        }
+        let _ = note_file.done();
+    }
+
+    fn run(&mut self, fd: BorrowedFd<'_>) {
+        let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
+        let mut waits = 0;
+        let mut last_len = 0;
+        loop {
+            self.take_signals();
+            if self.exiting && self.engine.at_line_start() {
+                break;
+            }
+            let hup = match self.wait(fd, None) {
+                Some(hup) => hup,
+                None => continue,
+            };
+            let n = match &mut self.once {
+                Some((peeker, _)) => match peeker.peek(fd, &mut buf, CHUNK) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    Err(e) => {
+                        crate::log::dir::warn(PROG, "unable to read standard input", &e);
+                        break;
+                    }
+                },
+                None => {
+                    buf.resize(CHUNK, 0);
+                    match nix::unistd::read(fd, &mut buf) {
+                        Ok(n) => {
+                            buf.truncate(n);
+                            n
+                        }
+                        Err(Errno::EINTR | Errno::EAGAIN) => continue,
+                        Err(e) => {
+                            crate::log::dir::warn(PROG, "unable to read standard input", &e.into());
+                            break;
+                        }
+                    }
+                }
+            };
+            if n == 0 {
+                break;
+            }
+            let peeking = self.once.is_some();
+            let mut len = n;
+            if self.exiting {
+                if let Some(nl) = find_newline(&buf[..n]) {
+                    len = nl + 1;
+                }
+            } else if peeking {
+                match buf[..n].iter().rposition(|&b| b == b'\n') {
+                    Some(nl) => len = nl + 1,
+                    None if self.engine.at_line_start() && n < HEAD && !hup => {
+                        // A line's head is still coming: wait for it
+                        // rather than take a part of it.
+                        if n != last_len {
+                            waits = 0;
+                            last_len = n;
+                        }
+                        waits += 1;
+                        if waits < 100 {
+                            self.wait_signal(10);
+                            continue;
+                        }
+                    }
+                    None => {}
+                }
+            }
+            waits = 0;
+            last_len = 0;
+            self.process(fd, &buf[..len]);
+            if !peeking && self.exiting {
+                // Plain reads cannot give back the rest, as with multilog.
+                continue;
+            }
+        }
+        self.finish();
+    }
+
+    /// Feed `data`, writing and (when peeking) consuming batch by batch.
+    fn process(&mut self, fd: BorrowedFd<'_>, data: &[u8]) {
+        let mut off = 0;
+        while off < data.len() {
+            self.rotate_due();
+            let midline = self.engine.line_state();
+            let known = self.engine.at_line_start() || midline.is_some();
+            let sizes: Vec<u64> = self.engine.outs.iter().map(|o| o.bytes).collect();
+            let (used, stop) = self.engine.feed(&data[off..], &mut now);
+            let batch = &data[off..off + used];
+            if let Some((_, note_file)) = &self.once {
+                if known && used > 0 {
+                    let note = Note { len: used as u64, hash: hash(batch), midline, sizes };
+                    if let Err(e) = note_file.write(&note) {
+                        crate::log::dir::warn(PROG, "unable to write pending note", &e);
+                    }
+                } else {
+                    let _ = note_file.done();
+                }
+            }
+            self.flush();
+            if let Some((peeker, note_file)) = &mut self.once {
+                for dir in &self.dirs {
+                    dir.sync_data();
+                }
+                if used > 0 {
+                    if let Err(e) = peeker.consume(fd, used) {
+                        crate::log::dir::warn(PROG, "unable to read standard input", &e);
+                    }
+                }
+                let _ = note_file.done();
+            }
+            off += used;
+            if stop == Stop::Rotate {
+                self.rotate_due();
+            }
+        }
+    }
+
+    fn rotate_due(&mut self) {
+        for i in 0..self.dirs.len() {
+            if self.engine.due(i) {
+                self.rotate(i);
+            }
+        }
+    }
+
+    fn rotate(&mut self, i: usize) {
+        self.flush();
+        self.dirs[i].rotate();
+        self.engine.rotated(i);
+    }
+
+    /// Write out everything the engine produced.
+    fn flush(&mut self) {
+        if !self.engine.alerts.is_empty() {
+            let _ = io::stderr().write_all(&self.engine.alerts);
+            self.engine.alerts.clear();
+        }
+        for (i, contents) in self.engine.status.iter_mut().enumerate() {
+            if let Some(contents) = contents.take() {
+                let _ = self.status[i].write_all_at(&contents[..], 0);
+            }
+        }
+        for (out, dir) in self.engine.outs.iter_mut().zip(&mut self.dirs) {
+            if !out.buf.is_empty() {
+                let before = out.bytes - out.buf.len() as u64;
+                dir.write(&out.buf, before);
+                out.buf.clear();
+            }
+        }
+    }
+
+    fn take_signals(&mut self) {
+        let got = self.signals.take();
+        if got.has(Signal::SIGTERM) {
+            self.exiting = true;
+        }
+        if got.has(Signal::SIGALRM) {
+            for i in 0..self.dirs.len() {
+                if self.engine.outs[i].bytes > 0 {
+                    self.rotate(i);
+                }
+            }
+        }
+    }
+
+    /// Wait for input or a signal. Some(hangup) when stdin is ready, None
+    /// when a signal came (or the wait was interrupted).
+    fn wait(&self, fd: BorrowedFd<'_>, timeout: Option<u16>) -> Option<bool> {
+        let mut fds =
+            [PollFd::new(fd, PollFlags::POLLIN), PollFd::new(self.signals.fd(), PollFlags::POLLIN)];
+        let timeout = timeout.map_or(PollTimeout::NONE, PollTimeout::from);
+        match poll(&mut fds, timeout) {
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+        let sig = fds[1].revents().unwrap_or(PollFlags::empty());
+        if !sig.is_empty() {
+            return None;
+        }
+        let ev = fds[0].revents().unwrap_or(PollFlags::empty());
+        if ev.is_empty() {
+            return None;
+        }
+        Some(
+            ev.contains(PollFlags::POLLHUP)
+                || ev.contains(PollFlags::POLLERR)
+                || ev.contains(PollFlags::POLLNVAL),
+        )
+    }
+
+    fn wait_signal(&self, ms: u16) {
+        let mut fds = [PollFd::new(self.signals.fd(), PollFlags::POLLIN)];
+        let _ = poll(&mut fds, PollTimeout::from(ms));
+    }
+
+    /// End of input (or SIGTERM at a line end): complete the last line,
+    /// write everything, mark `current` complete.
+    fn finish(&mut self) {
+        loop {
+            let stop = self.engine.finish(&mut now);
+            self.flush();
+            self.rotate_due();
+            if stop == Stop::Done {
+                break;
+            }
+        }
+        self.flush();
+        for dir in &self.dirs {
+            dir.close();
+        }
+        if let Some((_, note_file)) = &self.once {
+            let _ = note_file.done();
+        }
+    }
+}
