@@ -207,9 +207,9 @@ impl Logger {
             }
             self.flush();
             if let Some((peeker, note_file)) = &mut self.once {
-                for dir in &self.dirs {
-                    dir.sync_data();
-                }
+                // No fdatasync here: the page cache outlives a killed
+                // logger, and syncing every batch would cost more than the
+                // rest of the work (current is synced at rotation and exit).
                 if used > 0 {
                     if let Err(e) = peeker.consume(fd, used) {
                         crate::log::dir::warn(PROG, "unable to read standard input", &e);
