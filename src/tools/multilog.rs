@@ -113,9 +113,11 @@ impl Logger {
         let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
         let mut waits = 0;
         let mut last_len = 0;
+        // A line has begun in the pipe but is not taken yet.
+        let mut partial = false;
         loop {
             self.take_signals();
-            if self.exiting && self.engine.at_line_start() {
+            if self.exiting && self.engine.at_line_start() && !partial {
                 break;
             }
             let hup = match self.wait(fd, None) {
@@ -155,6 +157,7 @@ impl Logger {
                 if let Some(nl) = find_newline(&buf[..n]) {
                     len = nl + 1;
                 }
+                partial = false;
             } else if peeking {
                 match buf[..n].iter().rposition(|&b| b == b'\n') {
                     Some(nl) => len = nl + 1,
@@ -167,6 +170,7 @@ impl Logger {
                         }
                         waits += 1;
                         if waits < 100 {
+                            partial = true;
                             self.wait_signal(10);
                             continue;
                         }
@@ -176,6 +180,9 @@ impl Logger {
             }
             waits = 0;
             last_len = 0;
+            if !self.exiting {
+                partial = len < n;
+            }
             self.process(fd, &buf[..len]);
             if !peeking && self.exiting {
                 // Plain reads cannot give back the rest, as with multilog.
