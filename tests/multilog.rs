@@ -344,7 +344,10 @@ fn sigkilled_logger_loses_and_doubles_nothing() {
     );
     common::write_script(
         &svc.join("log/run"),
-        &format!("#!/bin/sh\nexec {} multilog t s4096 n1000 ./main\n", common::tend_bin().display()),
+        &format!(
+            "#!/bin/sh\nexec {} multilog t s4096 n1000 ./main\n",
+            common::tend_bin().display()
+        ),
     );
     let mut cmd = tool("svscan");
     cmd.arg(tmp.path()).stdout(Stdio::null()).stderr(Stdio::null());
@@ -371,7 +374,8 @@ fn sigkilled_logger_loses_and_doubles_nothing() {
     fs::write(tmp.path().join(".stop"), b"").unwrap();
     let mut end = None;
     wait_for(Duration::from_secs(60), "the end line in the log", || {
-        let text = String::from_utf8_lossy(&fs::read(main.join("current")).unwrap_or_default()).into_owned();
+        let text = String::from_utf8_lossy(&fs::read(main.join("current")).unwrap_or_default())
+            .into_owned();
         end = text.lines().find_map(|l| l.get(26..)?.strip_prefix("end ")?.parse::<usize>().ok());
         end.is_some()
     });
@@ -398,7 +402,51 @@ fn sigkilled_logger_loses_and_doubles_nothing() {
     let lost: Vec<usize> = (1..=end).filter(|&n| seen[n] == 0).collect();
     let doubled: Vec<usize> = (1..=end).filter(|&n| seen[n] > 1).collect();
     assert!(lost.is_empty(), "{} lines lost, first {:?}", lost.len(), &lost[..lost.len().min(10)]);
-    assert!(doubled.is_empty(), "{} lines doubled, first {:?}", doubled.len(), &doubled[..doubled.len().min(10)]);
+    assert!(
+        doubled.is_empty(),
+        "{} lines doubled, first {:?}",
+        doubled.len(),
+        &doubled[..doubled.len().min(10)]
+    );
     assert!(unfinished >= 10, "the logger really died mid-file ({unfinished} .u files)");
     assert!(end > 1000, "{end} lines");
+}
+
+/// A pipe already holding `input`, its write end closed.
+fn filled_pipe(input: &[u8]) -> Stdio {
+    let (r, w) = nix::unistd::pipe().unwrap();
+    nix::unistd::write(&w, input).unwrap();
+    drop(w);
+    Stdio::from(r)
+}
+
+/// Start-up after a kill in the middle of a batch: the note's bytes are
+/// still in the pipe, so `current` is cut back and they are written once.
+#[test]
+fn pending_note_is_replayed_once() {
+    for (stale, want_old) in [(false, &b"a\nb\n"[..]), (true, &b"a\nb\nc\n"[..])] {
+        let tmp = tempfile::tempdir().unwrap();
+        let main = tmp.path().join("main");
+        fs::create_dir(&main).unwrap();
+        fs::write(main.join("current"), b"a\nb\nc\n").unwrap();
+        fs::set_permissions(main.join("current"), fs::Permissions::from_mode(0o644)).unwrap();
+        let batch: &[u8] = if stale { b"x\ny\n" } else { b"c\nd\n" };
+        let note = tend::log::once::Note {
+            len: 4,
+            hash: tend::log::once::hash(batch),
+            midline: None,
+            sizes: vec![4],
+        };
+        fs::write(main.join("pending"), note.encode()).unwrap();
+        let mut cmd = ours();
+        cmd.current_dir(tmp.path()).arg("./main").stdin(filled_pipe(b"c\nd\ne\n"));
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        let mut log = Spawned::start(cmd);
+        assert!(log.wait_within(LIMIT).unwrap().success());
+        let old = archived(&main);
+        assert_eq!(old.len(), 1);
+        assert!(old[0].to_string_lossy().ends_with(".u"));
+        assert_eq!(fs::read(&old[0]).unwrap(), want_old, "stale note: {stale}");
+        assert_eq!(fs::read(main.join("current")).unwrap(), b"c\nd\ne\n");
+    }
 }
