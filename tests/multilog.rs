@@ -450,3 +450,62 @@ fn pending_note_is_replayed_once() {
         assert_eq!(fs::read(main.join("current")).unwrap(), b"c\nd\ne\n");
     }
 }
+
+/// A full disk: multilog warns as daemontools' does, pauses, and once there
+/// is room again writes everything exactly once.
+#[test]
+fn full_disk_pauses_and_resumes_without_loss() {
+    require_root!();
+    let tmp = tempfile::tempdir().unwrap();
+    let mnt = tmp.path().join("small");
+    fs::create_dir(&mnt).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: cannot mount a tmpfs here");
+        return;
+    }
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(mnt.clone());
+    fs::write(mnt.join("filler"), vec![0u8; 200 * 1024]).unwrap();
+    let mut input = Vec::new();
+    for i in 0..1500 {
+        input.extend_from_slice(format!("{i:05} {}\n", "y".repeat(93)).as_bytes());
+    }
+    let mut cmd = ours();
+    cmd.current_dir(&mnt)
+        .args(["s16777215", "./main"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut log = Spawned::start(cmd);
+    let mut stdin = log.child.stdin.take().unwrap();
+    let feeder = {
+        let input = input.clone();
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        })
+    };
+    let mut stderr = log.child.stderr.take().unwrap();
+    let want =
+        b"multilog: warning: unable to write to ./main/current, pausing: out of disk space\n";
+    let mut first = vec![0u8; want.len()];
+    let mut got = 0;
+    while got < first.len() {
+        let n = std::io::Read::read(&mut stderr, &mut first[got..]).unwrap();
+        assert!(n > 0, "no warning");
+        got += n;
+    }
+    assert_eq!(String::from_utf8_lossy(&first), String::from_utf8_lossy(want));
+    fs::remove_file(mnt.join("filler")).unwrap();
+    feeder.join().unwrap();
+    assert!(log.wait_within(LIMIT).unwrap().success());
+    assert_eq!(fs::read(mnt.join("main/current")).unwrap(), input);
+}
