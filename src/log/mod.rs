@@ -6,4 +6,5 @@ pub mod dir;
 pub mod engine;
 pub mod once;
 pub mod pattern;
+pub mod run;
 pub mod script;
