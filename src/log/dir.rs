@@ -44,6 +44,16 @@ impl LogDir {
             Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
             Err(err) => return Err(Failure::sys(format!("create directory {name}"), &err)),
         }
+        Self::lock_existing(spec, prog)
+    }
+
+    /// Lock an existing directory (svlogd does not create them). The error
+    /// is the message svlogd prints as a warning.
+    pub fn lock_existing(spec: &DirSpec, prog: &'static str) -> Result<LogDir, Failure> {
+        let name = spec.path.display().to_string();
+        if let Err(err) = fs::read_dir(&spec.path) {
+            return Err(Failure::sys(format!("open log directory: {name}"), &err));
+        }
         let lock_file = OpenOptions::new()
             .append(true)
             .create(true)
@@ -51,7 +61,11 @@ impl LogDir {
             .open(spec.path.join("lock"))
             .map_err(|err| Failure::sys(format!("open {name}/lock"), &err))?;
         let lock = Flock::lock(lock_file, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| {
-            Failure::temporary(format!("unable to lock directory {name}: {}", errstr::nix_str(e)))
+            let sep = if prog == "svlogd" { ":" } else { "" };
+            Failure::temporary(format!(
+                "unable to lock directory{sep} {name}: {}",
+                errstr::nix_str(e)
+            ))
         })?;
         let current = open_current(&spec.path.join("current"))
             .map_err(|err| Failure::sys(format!("open {name}/current"), &err))?;
@@ -87,7 +101,9 @@ impl LogDir {
         if self.path("processed").exists() {
             let _ = fs::remove_file(self.path("processed"));
         }
-        if !self.path("state").exists() {
+        if (self.prog == "multilog" || self.spec.processor.is_some())
+            && !self.path("state").exists()
+        {
             self.retry("create state", || {
                 OpenOptions::new()
                     .write(true)

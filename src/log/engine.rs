@@ -91,6 +91,8 @@ pub struct Engine {
     emitted: usize,
     /// Flush a buffer once it holds this much.
     pub flush_at: usize,
+    /// svlogd's `-r`/`-R`: a byte map applied to line contents.
+    pub replace: Option<Box<[u8; 256]>>,
 }
 
 impl Engine {
@@ -122,6 +124,7 @@ impl Engine {
             selected: vec![false; script.dirs.len()],
             emitted: 0,
             flush_at: 1 << 18,
+            replace: None,
         }
     }
 
@@ -189,6 +192,7 @@ impl Engine {
                     let want = limit - self.head.len();
                     let avail = &input[pos..];
                     let look = &avail[..avail.len().min(want)];
+                    let from = self.head.len();
                     if let Some(nl) = find_newline(look) {
                         self.head.extend_from_slice(&look[..nl]);
                         self.head_complete = true;
@@ -199,8 +203,10 @@ impl Engine {
                         pos += want;
                     } else {
                         self.head.extend_from_slice(look);
+                        self.map_head(from);
                         return (input.len(), Stop::Done);
                     }
+                    self.map_head(from);
                     self.decide();
                     if self.head_complete {
                         self.head.push(b'\n');
@@ -221,7 +227,7 @@ impl Engine {
                         }
                         let n = self.room(part);
                         let (head, emitted) = (std::mem::take(&mut self.head), self.emitted);
-                        self.push(&head[emitted..emitted + n]);
+                        self.push(&head[emitted..emitted + n], false);
                         self.head = head;
                         self.emitted += n;
                         if n < part {
@@ -246,7 +252,7 @@ impl Engine {
                         None => (avail, false),
                     };
                     let n = self.room(part.len());
-                    self.push(&part[..n]);
+                    self.push(&part[..n], true);
                     pos += n;
                     if n < part.len() {
                         return (pos, Stop::Rotate);
@@ -323,14 +329,29 @@ impl Engine {
         }
     }
 
-    fn push(&mut self, bytes: &[u8]) {
+    fn push(&mut self, bytes: &[u8], map: bool) {
         if bytes.is_empty() {
             return;
         }
         for (i, out) in self.outs.iter_mut().enumerate() {
             if self.selected[i] {
+                let at = out.buf.len();
                 out.buf.extend_from_slice(bytes);
                 out.bytes += bytes.len() as u64;
+                if let Some(map) = self.replace.as_ref().filter(|_| map) {
+                    for b in &mut out.buf[at..] {
+                        *b = map[*b as usize];
+                    }
+                }
+            }
+        }
+    }
+
+    /// Apply the byte map to the head collected from `from` on.
+    fn map_head(&mut self, from: usize) {
+        if let Some(map) = &self.replace {
+            for b in &mut self.head[from..] {
+                *b = map[*b as usize];
             }
         }
     }
@@ -427,6 +448,17 @@ pub fn human(t: Tai64N, sep: u8) -> [u8; 25] {
     let n = bytes.len().min(25);
     out[..n].copy_from_slice(&bytes[..n]);
     out
+}
+
+/// svlogd's replacement map: bytes outside 0x20..0x7e (newline kept) and
+/// bytes in `also` become `with`.
+pub fn replacement(with: u8, also: &[u8]) -> Box<[u8; 256]> {
+    let mut map = Box::new([0u8; 256]);
+    for (i, m) in map.iter_mut().enumerate() {
+        let b = i as u8;
+        *m = if b != b'\n' && (!(0x20..0x7f).contains(&b) || also.contains(&b)) { with } else { b };
+    }
+    map
 }
 
 /// What `e` prints for a line: the first 200 bytes, `...` if cut, newline.

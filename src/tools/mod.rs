@@ -10,6 +10,7 @@ pub mod multilog;
 pub mod readproctitle;
 pub mod supervise;
 pub mod svc;
+pub mod svlogd;
 pub mod svok;
 pub mod svscan;
 pub mod svscanboot;
@@ -50,6 +51,11 @@ pub static TOOLS: &[Tool] = &[
         summary: "turn TAI64N stamps into local time",
     },
     Tool { name: "multilog", main: multilog::main, summary: "write a log to rotated directories" },
+    Tool {
+        name: "svlogd",
+        main: svlogd::main,
+        summary: "runit's logger, configured per directory",
+    },
 ];
 
 /// The tool called `name`, if any.
