@@ -93,6 +93,9 @@ pub struct Engine {
     pub flush_at: usize,
     /// svlogd's `-r`/`-R`: a byte map applied to line contents.
     pub replace: Option<Box<[u8; 256]>>,
+    /// At end of input, complete a last line without newline (multilog)
+    /// rather than drop it (svlogd, when none of it went out yet).
+    pub complete_last: bool,
 }
 
 impl Engine {
@@ -125,6 +128,7 @@ impl Engine {
             emitted: 0,
             flush_at: 1 << 18,
             replace: None,
+            complete_last: true,
         }
     }
 
@@ -271,6 +275,10 @@ impl Engine {
     /// does. Returns how the caller should continue (call again until it
     /// returns Done).
     pub fn finish(&mut self, now: &mut dyn FnMut() -> Tai64N) -> Stop {
+        if self.phase == Phase::Head && !self.complete_last {
+            self.phase = Phase::Start;
+            self.head.clear();
+        }
         if self.phase == Phase::Head {
             self.decide();
             self.head_complete = false;
@@ -580,6 +588,14 @@ mod tests {
         let mut e = engine(&["./a"]);
         let f = run(&mut e, b"one\ntw");
         assert_eq!(f[0], vec![b"one\ntw\n".to_vec()]);
+    }
+
+    #[test]
+    fn last_line_dropped_for_svlogd() {
+        let mut e = engine(&["./a"]);
+        e.complete_last = false;
+        let f = run(&mut e, b"one\ntw");
+        assert_eq!(f[0], vec![b"one\n".to_vec()]);
     }
 
     #[test]

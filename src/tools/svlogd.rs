@@ -175,6 +175,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
     }
     let mut engine = Engine::new(&script);
     engine.flush_at = 4 << 20;
+    engine.complete_last = false;
     if replace_with.is_some() || replace_also.is_some() {
         engine.replace =
             Some(replacement(replace_with.unwrap_or(b'_'), &replace_also.unwrap_or_default()));

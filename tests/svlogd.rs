@@ -1,0 +1,213 @@
+//! svlogd against runit's own svlogd: same input, same config, same files.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use common::{Spawned, output_with_input, tool, wait_for};
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn ours() -> Command {
+    tool("svlogd")
+}
+
+fn run_in(mut cmd: Command, cwd: &Path, args: &[&str], input: &[u8]) -> Output {
+    cmd.current_dir(cwd).args(args);
+    output_with_input(cmd, input, LIMIT)
+}
+
+/// Two fresh directories, each with log directories `names` holding
+/// `config`.
+fn pair(names: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("ours");
+    let b = tmp.path().join("theirs");
+    for base in [&a, &b] {
+        for (name, config) in names {
+            fs::create_dir_all(base.join(name)).unwrap();
+            fs::write(base.join(name).join("config"), config).unwrap();
+        }
+    }
+    (tmp, a, b)
+}
+
+fn archived(dir: &Path) -> Vec<PathBuf> {
+    let mut names: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with('@'))
+        .collect();
+    names.sort();
+    names
+}
+
+fn all_of(dir: &Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    for f in archived(dir) {
+        out.extend(fs::read(f).unwrap());
+    }
+    out.extend(fs::read(dir.join("current")).unwrap_or_default());
+    out
+}
+
+fn mode(path: &Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+/// Check and remove 26-byte stamps of the given kind (1: TAI64N, 2: `_`,
+/// 3: `T`).
+fn strip(text: &[u8], kind: u8) -> Vec<u8> {
+    let mut out = Vec::new();
+    for line in text.split_inclusive(|&b| b == b'\n') {
+        let stamp = std::str::from_utf8(&line[..26]).unwrap();
+        match kind {
+            1 => assert!(
+                stamp.starts_with('@') && stamp[1..25].bytes().all(|b| b.is_ascii_hexdigit())
+            ),
+            _ => {
+                let sep = if kind == 2 { '_' } else { 'T' };
+                let b = stamp.as_bytes();
+                assert_eq!(b[10] as char, sep, "{stamp}");
+                assert_eq!(
+                    (b[4], b[7], b[13], b[16], b[19]),
+                    (b'-', b'-', b':', b':', b'.'),
+                    "{stamp}"
+                );
+                assert!(stamp[20..25].bytes().all(|b| b.is_ascii_digit()), "{stamp}");
+            }
+        }
+        assert_eq!(line[25], b' ');
+        out.extend_from_slice(&line[26..]);
+    }
+    out
+}
+
+#[test]
+fn config_selection_prefix_alerts_like_runit() {
+    let theirs = require_debian!("svlogd");
+    let dirs = [
+        ("one", "s4096\nn3\n-*b*\ne*x*\np>>\n"),
+        ("two", "# all, alerts for E\n-*\n+a+b\n+*z*\nE*\n"),
+    ];
+    let (_tmp, a, b) = pair(&dirs);
+    let input = b"abc\nxyz\nplain\n\x01ctl\tTab\nab\nabbb\naaab\nx\nlast";
+    for (t, kind) in [("-t", 1u8), ("-tt", 2), ("-ttt", 3)] {
+        let args = [t, "-r", "#", "one", "two"];
+        let ours_out = run_in(ours(), &a, &args, input);
+        let theirs_out = run_in(Command::new(&theirs), &b, &args, input);
+        assert_eq!(ours_out.status.code(), Some(0));
+        assert_eq!(theirs_out.status.code(), Some(0));
+        assert_eq!(strip(&ours_out.stderr, kind), strip(&theirs_out.stderr, kind), "alerts {t}");
+        for name in ["one", "two"] {
+            let ours_log = fs::read(a.join(name).join("current")).unwrap();
+            let theirs_log = fs::read(b.join(name).join("current")).unwrap();
+            assert_eq!(strip(&ours_log, kind), strip(&theirs_log, kind), "{name} {t}");
+            assert_eq!(mode(&a.join(name).join("current")), mode(&b.join(name).join("current")));
+            fs::remove_file(a.join(name).join("current")).unwrap();
+            fs::remove_file(b.join(name).join("current")).unwrap();
+        }
+    }
+}
+
+#[test]
+fn replacement_like_runit() {
+    let theirs = require_debian!("svlogd");
+    let (_tmp, a, b) = pair(&[("main", "")]);
+    let input = b"a\x01b\x7fc\xc3\xa9d\te:f\n";
+    for args in [&["-R", "b:", "main"][..], &["-r", "#", "-R", "b", "main"], &["main"]] {
+        run_in(ours(), &a, args, input);
+        run_in(Command::new(&theirs), &b, args, input);
+        let ours_log = fs::read(a.join("main/current")).unwrap();
+        assert_eq!(ours_log, fs::read(b.join("main/current")).unwrap(), "{args:?}");
+        fs::remove_file(a.join("main/current")).unwrap();
+        fs::remove_file(b.join("main/current")).unwrap();
+    }
+}
+
+fn rotation_input() -> Vec<u8> {
+    let mut input = Vec::new();
+    let lens = [0usize, 5, 50, 120, 300, 1500, 77, 9];
+    for i in 0..400 {
+        input.extend_from_slice(format!("{i} ").as_bytes());
+        input.extend(std::iter::repeat_n(b'y', lens[i % lens.len()]));
+        input.push(b'\n');
+    }
+    input.extend_from_slice(b"end\n");
+    input
+}
+
+#[test]
+fn rotation_like_runit() {
+    let theirs = require_debian!("svlogd");
+    let (_tmp, a, b) = pair(&[("all", "s4096\nn0\n"), ("few", "s4096\nn3\n")]);
+    let input = rotation_input();
+    for args in [&["all", "few"][..], &["-l", "100", "all", "few"]] {
+        let slack = if args.len() == 4 { 100 } else { 1000 };
+        run_in(ours(), &a, args, &input);
+        run_in(Command::new(&theirs), &b, args, &input);
+        for base in [&a, &b] {
+            assert_eq!(all_of(&base.join("all")), input, "{}", base.display());
+            assert_eq!(archived(&base.join("few")).len(), 3, "{}", base.display());
+            assert!(input.ends_with(&all_of(&base.join("few"))));
+        }
+        for f in archived(&a.join("all")) {
+            let data = fs::read(&f).unwrap();
+            assert!(data.len() <= 4096);
+            if data.len() < 4096 {
+                assert!(
+                    data.len() >= 4096 - slack && data.ends_with(b"\n"),
+                    "{} bytes",
+                    data.len()
+                );
+            }
+            assert_eq!(mode(&f), 0o744);
+            assert!(f.to_string_lossy().ends_with(".s"));
+        }
+        let ours_n = archived(&a.join("all")).len();
+        let theirs_n = archived(&b.join("all")).len();
+        assert!(ours_n.abs_diff(theirs_n) <= theirs_n / 10 + 1, "{ours_n} vs {theirs_n} files");
+        for base in [&a, &b] {
+            for dir in ["all", "few"] {
+                for f in fs::read_dir(base.join(dir)).unwrap() {
+                    let f = f.unwrap().path();
+                    if f.file_name().unwrap() != "config" {
+                        fs::remove_file(f).unwrap();
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn errors_like_runit() {
+    let theirs = require_debian!("svlogd");
+    let tmp = tempfile::tempdir().unwrap();
+    fs::create_dir(tmp.path().join("main")).unwrap();
+    for args in [&[][..], &["-x", "main"], &["nodir"], &["-r", "ab", "main"]] {
+        let ours_out = run_in(ours(), tmp.path(), args, b"");
+        let theirs_out = run_in(Command::new(&theirs), tmp.path(), args, b"");
+        assert_eq!(ours_out.status.code(), theirs_out.status.code(), "{args:?}");
+        // runit prints its argv[0] in the usage line.
+        let theirs_text =
+            String::from_utf8_lossy(&theirs_out.stderr).replace("/usr/bin/svlogd", "svlogd");
+        assert_eq!(String::from_utf8_lossy(&ours_out.stderr), theirs_text, "{args:?}");
+    }
+    // A locked directory is skipped with a warning.
+    let mut cmd = ours();
+    cmd.current_dir(tmp.path()).arg("main").stdin(Stdio::piped());
+    let mut first = Spawned::start(cmd);
+    wait_for(LIMIT, "the lock", || tmp.path().join("main/lock").exists());
+    std::thread::sleep(Duration::from_millis(200));
+    let ours_out = run_in(ours(), tmp.path(), &["main"], b"x\n");
+    let theirs_out = run_in(Command::new(&theirs), tmp.path(), &["main"], b"x\n");
+    assert_eq!(ours_out.status.code(), Some(111));
+    assert_eq!(ours_out.stderr, theirs_out.stderr);
+    drop(first.child.stdin.take());
+    assert!(first.wait_within(LIMIT).unwrap().success());
+}
