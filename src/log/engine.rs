@@ -440,21 +440,26 @@ pub fn human(t: Tai64N, sep: u8) -> [u8; 25] {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    let text = format!(
-        "{:04}-{:02}-{:02}{}{:02}:{:02}:{:02}.{:05}",
-        year,
-        month,
-        day,
-        sep as char,
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60,
-        t.nanos / 10_000
-    );
-    let mut out = [b'0'; 25];
-    let bytes = text.as_bytes();
-    let n = bytes.len().min(25);
-    out[..n].copy_from_slice(&bytes[..n]);
+    let mut out = [0u8; 25];
+    let mut put = |at: usize, width: usize, mut value: u64| {
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    put(0, 4, year.rem_euclid(10_000) as u64);
+    put(5, 2, month as u64);
+    put(8, 2, day as u64);
+    put(11, 2, (rem / 3600) as u64);
+    put(14, 2, (rem / 60 % 60) as u64);
+    put(17, 2, (rem % 60) as u64);
+    put(20, 5, u64::from(t.nanos / 10_000));
+    out[4] = b'-';
+    out[7] = b'-';
+    out[10] = sep;
+    out[13] = b':';
+    out[16] = b':';
+    out[19] = b'.';
     out
 }
 
