@@ -211,3 +211,32 @@ fn errors_like_runit() {
     drop(first.child.stdin.take());
     assert!(first.wait_within(LIMIT).unwrap().success());
 }
+
+#[test]
+fn sighup_rereads_config() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let main = tmp.path().join("main");
+    fs::create_dir(&main).unwrap();
+    fs::write(main.join("config"), "pA:\n").unwrap();
+    let mut cmd = ours();
+    cmd.current_dir(tmp.path()).arg("main").stdin(Stdio::piped());
+    let mut log = Spawned::start(cmd);
+    let mut stdin = log.child.stdin.take().unwrap();
+    stdin.write_all(b"one\n").unwrap();
+    wait_for(LIMIT, "the first line", || {
+        fs::read(main.join("current")).is_ok_and(|c| c == b"A:one\n")
+    });
+    fs::write(main.join("config"), "pB:\n-*skip*\n").unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(log.pid() as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .unwrap();
+    // SIGHUP is taken at once while svlogd waits for input.
+    std::thread::sleep(Duration::from_millis(300));
+    stdin.write_all(b"two\nskip me\n").unwrap();
+    drop(stdin);
+    assert!(log.wait_within(LIMIT).unwrap().success());
+    assert_eq!(fs::read(main.join("current")).unwrap(), b"A:one\nB:two\n");
+}

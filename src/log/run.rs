@@ -22,16 +22,24 @@ use crate::tai64::Tai64N;
 /// Read size when stdin is not a pipe.
 const CHUNK: usize = 1 << 20;
 
+/// Rebuild the engine and directories (svlogd's SIGHUP).
+pub type Reload<'a> = &'a dyn Fn() -> Result<(Engine, Vec<LogDir>), Failure>;
+
 /// Run a logger until end of input or SIGTERM. `dirs` are locked but not
-/// started; `status` are the open `=FILE` files.
+/// started; `status` are the open `=FILE` files. With `reload`, SIGHUP
+/// closes every directory at the next line end and calls it.
 pub fn run(
     prog: &'static str,
     engine: Engine,
     dirs: Vec<LogDir>,
     status: Vec<File>,
+    reload: Option<Reload<'_>>,
 ) -> Result<(), Failure> {
-    let signals = SelfPipe::catch(&[Signal::SIGALRM, Signal::SIGTERM])
-        .map_err(|e| Failure::sys("catch signals", &e))?;
+    let mut catch = vec![Signal::SIGALRM, Signal::SIGTERM];
+    if reload.is_some() {
+        catch.push(Signal::SIGHUP);
+    }
+    let signals = SelfPipe::catch(&catch).map_err(|e| Failure::sys("catch signals", &e))?;
     let stdin = io::stdin();
     let fd = std::os::fd::AsFd::as_fd(&stdin);
     let mut once = None;
@@ -41,17 +49,18 @@ pub fn run(
             once = Some((peeker, note));
         }
     }
-    let mut logger = Logger { prog, engine, dirs, status, signals, once, exiting: false };
+    let mut logger =
+        Logger { prog, engine, dirs, status, signals, once, exiting: false, hup: false, reload };
     logger.recover(fd);
-    for (i, dir) in logger.dirs.iter_mut().enumerate() {
-        logger.engine.outs[i].bytes = dir.start()?;
-    }
-    logger.run(fd);
-    Ok(())
+    logger.start()?;
+    logger.run(fd)
 }
 
-struct Logger {
+struct Logger<'a> {
     prog: &'static str,
+    /// SIGHUP came: reload at the next line end.
+    hup: bool,
+    reload: Option<Reload<'a>>,
     engine: Engine,
     dirs: Vec<LogDir>,
     status: Vec<File>,
@@ -64,7 +73,7 @@ fn now() -> Tai64N {
     Tai64N::now()
 }
 
-impl Logger {
+impl Logger<'_> {
     /// A note left by a killed logger: if its bytes are still at the head
     /// of stdin, cut `current` back to where they started, so they are
     /// written (once) again.
@@ -93,7 +102,38 @@ impl Logger {
         let _ = note_file.done();
     }
 
-    fn run(&mut self, fd: BorrowedFd<'_>) {
+    fn start(&mut self) -> Result<(), Failure> {
+        for (i, dir) in self.dirs.iter_mut().enumerate() {
+            self.engine.outs[i].bytes = dir.start()?;
+        }
+        Ok(())
+    }
+
+    /// Close every directory and open them again with fresh settings.
+    fn reload(&mut self) -> Result<(), Failure> {
+        self.hup = false;
+        let Some(reload) = self.reload else {
+            return Ok(());
+        };
+        self.flush();
+        for dir in &self.dirs {
+            dir.close();
+        }
+        self.dirs.clear();
+        let (engine, dirs) = reload()?;
+        self.engine = engine;
+        self.dirs = dirs;
+        if let Some((_, note)) = &mut self.once {
+            if let Some(first) = self.dirs.first() {
+                if let Ok(fresh) = NoteFile::open(&first.file("pending")) {
+                    *note = fresh;
+                }
+            }
+        }
+        self.start()
+    }
+
+    fn run(&mut self, fd: BorrowedFd<'_>) -> Result<(), Failure> {
         let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
         let mut waits = 0;
         let mut last_len = 0;
@@ -101,6 +141,9 @@ impl Logger {
         let mut partial = false;
         loop {
             self.take_signals();
+            if self.hup && self.engine.at_line_start() {
+                self.reload()?;
+            }
             if self.exiting && self.engine.at_line_start() && !partial {
                 break;
             }
@@ -174,6 +217,7 @@ impl Logger {
             }
         }
         self.finish();
+        Ok(())
     }
 
     /// Feed `data`, writing and (when peeking) consuming batch by batch.
@@ -253,6 +297,9 @@ impl Logger {
         let got = self.signals.take();
         if got.has(Signal::SIGTERM) {
             self.exiting = true;
+        }
+        if got.has(Signal::SIGHUP) {
+            self.hup = true;
         }
         if got.has(Signal::SIGALRM) {
             for i in 0..self.dirs.len() {

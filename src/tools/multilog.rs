@@ -35,6 +35,6 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
     }
     let mut engine = Engine::new(&script);
     engine.flush_at = 4 << 20;
-    run::run(PROG, engine, dirs, status)?;
+    run::run(PROG, engine, dirs, status, None)?;
     Ok(0)
 }

@@ -69,7 +69,7 @@ pub fn parse_config(text: &[u8]) -> Config {
 pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
     use lexopt::prelude::*;
     let mut parser = lexopt::Parser::from_args(args);
-    let mut stamps = 0;
+    let mut stamps = 0u32;
     let mut replace_with: Option<u8> = None;
     let mut replace_also: Option<Vec<u8>> = None;
     let mut len = pattern::HEAD;
@@ -128,6 +128,25 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
     if dirs.is_empty() {
         return Err(usage());
     }
+    let opts = Opts { stamps, replace_with, replace_also, len, dirs };
+    let (engine, locked) = open_all(&opts)?;
+    run::run(PROG, engine, locked, Vec::new(), Some(&|| open_all(&opts)))?;
+    Ok(0)
+}
+
+/// The command line, kept to open the directories again on SIGHUP.
+struct Opts {
+    stamps: u32,
+    replace_with: Option<u8>,
+    replace_also: Option<Vec<u8>>,
+    len: usize,
+    dirs: Vec<PathBuf>,
+}
+
+/// Read every `config`, lock every usable directory, build the engine.
+fn open_all(opts: &Opts) -> Result<(Engine, Vec<LogDir>), Failure> {
+    let Opts { stamps, replace_with, replace_also, len, dirs } = opts;
+    let (stamps, len) = (*stamps, *len);
     let mut script = Script {
         stamp: match stamps {
             0 => Stamp::None,
@@ -177,11 +196,12 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
     engine.flush_at = 4 << 20;
     engine.complete_last = false;
     if replace_with.is_some() || replace_also.is_some() {
-        engine.replace =
-            Some(replacement(replace_with.unwrap_or(b'_'), &replace_also.unwrap_or_default()));
+        engine.replace = Some(replacement(
+            replace_with.unwrap_or(b'_'),
+            replace_also.as_deref().unwrap_or_default(),
+        ));
     }
-    run::run(PROG, engine, locked, Vec::new())?;
-    Ok(0)
+    Ok((engine, locked))
 }
 
 #[cfg(test)]
