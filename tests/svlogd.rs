@@ -240,3 +240,24 @@ fn sighup_rereads_config() {
     assert!(log.wait_within(LIMIT).unwrap().success());
     assert_eq!(fs::read(main.join("current")).unwrap(), b"A:one\nB:two\n");
 }
+
+#[test]
+fn max_age_rotates_an_idle_current() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let main = tmp.path().join("main");
+    fs::create_dir(&main).unwrap();
+    fs::write(main.join("config"), "t1\n").unwrap();
+    let mut cmd = ours();
+    cmd.current_dir(tmp.path()).arg("main").stdin(Stdio::piped());
+    let mut log = Spawned::start(cmd);
+    let mut stdin = log.child.stdin.take().unwrap();
+    stdin.write_all(b"old\n").unwrap();
+    wait_for(Duration::from_secs(10), "the idle current rotated", || archived(&main).len() == 1);
+    assert_eq!(fs::read(&archived(&main)[0]).unwrap(), b"old\n");
+    // An empty current is not rotated.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(archived(&main).len(), 1);
+    drop(stdin);
+    assert!(log.wait_within(LIMIT).unwrap().success());
+}

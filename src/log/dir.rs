@@ -32,6 +32,8 @@ pub struct LogDir {
     prog: &'static str,
     _lock: Flock<File>,
     current: File,
+    /// When `current` was begun (for svlogd's maximum age).
+    pub begun: std::time::Instant,
 }
 
 impl LogDir {
@@ -69,7 +71,14 @@ impl LogDir {
         })?;
         let current = open_current(&spec.path.join("current"))
             .map_err(|err| Failure::sys(format!("open {name}/current"), &err))?;
-        Ok(LogDir { spec: spec.clone(), name, prog, _lock: lock, current })
+        Ok(LogDir {
+            spec: spec.clone(),
+            name,
+            prog,
+            _lock: lock,
+            current,
+            begun: std::time::Instant::now(),
+        })
     }
 
     fn path(&self, file: &str) -> PathBuf {
@@ -172,6 +181,7 @@ impl LogDir {
     /// `current` is full: make it an `@` file (through the processor if
     /// any) and start an empty one.
     pub fn rotate(&mut self) {
+        self.begun = std::time::Instant::now();
         self.close();
         if self.spec.processor.is_some() {
             let (from, to) = (self.path("current"), self.path("previous"));

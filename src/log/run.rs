@@ -147,7 +147,8 @@ impl Logger<'_> {
             if self.exiting && self.engine.at_line_start() && !partial {
                 break;
             }
-            let hup = match self.wait(fd, None) {
+            let timeout = self.rotate_old();
+            let hup = match self.wait(fd, timeout) {
                 Some(hup) => hup,
                 None => continue,
             };
@@ -312,6 +313,27 @@ impl Logger<'_> {
 
     /// Wait for input or a signal. Some(hangup) when stdin is ready, None
     /// when a signal came (or the wait was interrupted).
+    /// Rotate every non-empty `current` past its maximum age; how many
+    /// milliseconds until the next one is due, if any.
+    fn rotate_old(&mut self) -> Option<u16> {
+        let mut next: Option<u16> = None;
+        for i in 0..self.dirs.len() {
+            let age = self.dirs[i].spec.max_age;
+            if age == 0 || self.engine.outs[i].bytes == 0 {
+                continue;
+            }
+            let due = self.dirs[i].begun + std::time::Duration::from_secs(age);
+            let left = due.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                self.rotate(i);
+                continue;
+            }
+            let ms = left.as_millis().clamp(1, u128::from(u16::MAX)) as u16;
+            next = Some(next.map_or(ms, |n| n.min(ms)));
+        }
+        next
+    }
+
     fn wait(&self, fd: BorrowedFd<'_>, timeout: Option<u16>) -> Option<bool> {
         let mut fds =
             [PollFd::new(fd, PollFlags::POLLIN), PollFd::new(self.signals.fd(), PollFlags::POLLIN)];

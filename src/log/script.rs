@@ -26,6 +26,9 @@ pub struct DirSpec {
     pub slack: u64,
     /// Written after the stamp of every line (svlogd's `p`).
     pub prefix: Vec<u8>,
+    /// Rotate a non-empty `current` this many seconds after it was begun
+    /// (svlogd's `t`); 0: never.
+    pub max_age: u64,
 }
 
 /// How lines are stamped.
@@ -120,6 +123,7 @@ pub fn parse(args: &[OsString]) -> Script {
                     processor: processor.clone(),
                     slack: super::engine::SLACK,
                     prefix: Vec::new(),
+                    max_age: 0,
                 });
                 script.actions.push(Action::Dir(script.dirs.len() - 1));
             }

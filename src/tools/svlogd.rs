@@ -30,6 +30,8 @@ pub struct Config {
     pub num: usize,
     pub processor: Option<Vec<u8>>,
     pub prefix: Vec<u8>,
+    /// `t`: maximum age of `current` in seconds (0: none).
+    pub max_age: u64,
     /// `+`, `-`, `e`, `E` lines, in order.
     pub rules: Vec<Action>,
 }
@@ -52,6 +54,11 @@ pub fn parse_config(text: &[u8]) -> Config {
             b'n' => {
                 if let Some(n) = number() {
                     c.num = n as usize;
+                }
+            }
+            b't' => {
+                if let Some(n) = number() {
+                    c.max_age = n;
                 }
             }
             b'!' => c.processor = Some(rest.to_vec()),
@@ -172,6 +179,7 @@ fn open_all(opts: &Opts) -> Result<(Engine, Vec<LogDir>), Failure> {
             processor: config.processor.clone(),
             slack: len as u64,
             prefix: config.prefix.clone(),
+            max_age: config.max_age,
         };
         match LogDir::lock_existing(&spec, PROG) {
             Ok(dir) => {
@@ -215,6 +223,7 @@ mod tests {
         assert_eq!(c.size, 4096);
         assert_eq!(c.num, 3);
         assert_eq!(c.prefix, b">>");
+        assert_eq!(parse_config(b"t2\n").max_age, 2);
         assert_eq!(c.processor.as_deref(), Some(&b"gzip"[..]));
         assert_eq!(
             c.rules,
