@@ -261,3 +261,32 @@ fn max_age_rotates_an_idle_current() {
     drop(stdin);
     assert!(log.wait_within(LIMIT).unwrap().success());
 }
+
+#[test]
+fn udp_like_runit() {
+    let theirs = require_debian!("svlogd");
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let input = b"hello\nskip this\nworld\n";
+    for only in [false, true] {
+        let letter = if only { 'U' } else { 'u' };
+        let config = format!("{letter}127.0.0.1:{port}\npX:\n-skip*\n");
+        let (_tmp, a, b) = pair(&[("main", &config)]);
+        let mut got = Vec::new();
+        for (program, base) in [(ours(), &a), (Command::new(&theirs), &b)] {
+            run_in(program, base, &["-tt", "main"], input);
+            let mut grams = Vec::new();
+            for _ in 0..2 {
+                let mut buf = [0u8; 2000];
+                let n = sock.recv(&mut buf).expect("a datagram");
+                grams.extend(strip(&buf[..n], 2));
+            }
+            let current = fs::read(base.join("main/current")).unwrap();
+            got.push((grams, strip(&current, 2)));
+        }
+        assert_eq!(got[0], got[1], "{letter}");
+        assert_eq!(got[0].0, b"X:hello\nX:world\n");
+        assert_eq!(got[0].1, if only { &b""[..] } else { b"X:hello\nX:world\n" });
+    }
+}

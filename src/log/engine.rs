@@ -93,6 +93,10 @@ pub struct Engine {
     pub flush_at: usize,
     /// svlogd's `-r`/`-R`: a byte map applied to line contents.
     pub replace: Option<Box<[u8; 256]>>,
+    /// Datagrams to send: directory index and the stamped, prefixed line.
+    pub datagrams: Vec<(usize, Vec<u8>)>,
+    /// Per directory: (send by UDP, only by UDP).
+    udp: Vec<(bool, bool)>,
     /// At end of input, complete a last line without newline (multilog)
     /// rather than drop it (svlogd, when none of it went out yet).
     pub complete_last: bool,
@@ -128,6 +132,8 @@ impl Engine {
             emitted: 0,
             flush_at: 1 << 18,
             replace: None,
+            datagrams: Vec::new(),
+            udp: script.dirs.iter().map(|d| (d.udp.is_some(), d.udp_only)).collect(),
             complete_last: true,
         }
     }
@@ -418,7 +424,18 @@ impl Engine {
                         self.status[*i] = Some(status_contents(whole));
                     }
                 }
-                Action::Dir(i) => self.selected[*i] = selected,
+                Action::Dir(i) => {
+                    let (udp, only) = self.udp[*i];
+                    if udp && selected {
+                        let cut = skip.min(whole.len());
+                        let mut gram = whole[..cut].to_vec();
+                        gram.extend_from_slice(&self.prefixes[*i]);
+                        gram.extend_from_slice(line);
+                        gram.push(b'\n');
+                        self.datagrams.push((*i, gram));
+                    }
+                    self.selected[*i] = selected && !only;
+                }
             }
         }
     }

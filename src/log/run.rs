@@ -49,8 +49,18 @@ pub fn run(
             once = Some((peeker, note));
         }
     }
-    let mut logger =
-        Logger { prog, engine, dirs, status, signals, once, exiting: false, hup: false, reload };
+    let mut logger = Logger {
+        prog,
+        engine,
+        dirs,
+        status,
+        signals,
+        once,
+        exiting: false,
+        hup: false,
+        reload,
+        udp: None,
+    };
     logger.recover(fd);
     logger.start()?;
     logger.run(fd)
@@ -61,6 +71,8 @@ struct Logger<'a> {
     /// SIGHUP came: reload at the next line end.
     hup: bool,
     reload: Option<Reload<'a>>,
+    /// Socket for svlogd's `u`/`U`, opened when first needed.
+    udp: Option<std::net::UdpSocket>,
     engine: Engine,
     dirs: Vec<LogDir>,
     status: Vec<File>,
@@ -276,6 +288,16 @@ impl Logger<'_> {
 
     /// Write out everything the engine produced.
     fn flush(&mut self) {
+        for (i, gram) in self.engine.datagrams.drain(..) {
+            if let Some(addr) = self.dirs[i].spec.udp {
+                if self.udp.is_none() {
+                    self.udp = std::net::UdpSocket::bind(("0.0.0.0", 0)).ok();
+                }
+                if let Some(sock) = &self.udp {
+                    let _ = sock.send_to(&gram, addr);
+                }
+            }
+        }
         if !self.engine.alerts.is_empty() {
             let _ = io::stderr().write_all(&self.engine.alerts);
             self.engine.alerts.clear();

@@ -29,6 +29,10 @@ pub struct DirSpec {
     /// Rotate a non-empty `current` this many seconds after it was begun
     /// (svlogd's `t`); 0: never.
     pub max_age: u64,
+    /// svlogd's `u`/`U`: send selected lines to this address; with
+    /// `udp_only`, do not write them to the directory.
+    pub udp: Option<std::net::SocketAddr>,
+    pub udp_only: bool,
 }
 
 /// How lines are stamped.
@@ -124,6 +128,8 @@ pub fn parse(args: &[OsString]) -> Script {
                     slack: super::engine::SLACK,
                     prefix: Vec::new(),
                     max_age: 0,
+                    udp: None,
+                    udp_only: false,
                 });
                 script.actions.push(Action::Dir(script.dirs.len() - 1));
             }

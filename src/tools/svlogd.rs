@@ -32,6 +32,9 @@ pub struct Config {
     pub prefix: Vec<u8>,
     /// `t`: maximum age of `current` in seconds (0: none).
     pub max_age: u64,
+    /// `u`/`U`: address, and whether only by UDP.
+    pub udp: Option<std::net::SocketAddr>,
+    pub udp_only: bool,
     /// `+`, `-`, `e`, `E` lines, in order.
     pub rules: Vec<Action>,
 }
@@ -59,6 +62,14 @@ pub fn parse_config(text: &[u8]) -> Config {
             b't' => {
                 if let Some(n) = number() {
                     c.max_age = n;
+                }
+            }
+            b'u' | b'U' => {
+                let text = String::from_utf8_lossy(rest).trim().to_string();
+                let text = if text.contains(':') { text } else { format!("{text}:514") };
+                if let Ok(addr) = text.parse() {
+                    c.udp = Some(addr);
+                    c.udp_only = first == b'U';
                 }
             }
             b'!' => c.processor = Some(rest.to_vec()),
@@ -180,6 +191,8 @@ fn open_all(opts: &Opts) -> Result<(Engine, Vec<LogDir>), Failure> {
             slack: len as u64,
             prefix: config.prefix.clone(),
             max_age: config.max_age,
+            udp: config.udp,
+            udp_only: config.udp_only,
         };
         match LogDir::lock_existing(&spec, PROG) {
             Ok(dir) => {
@@ -224,6 +237,10 @@ mod tests {
         assert_eq!(c.num, 3);
         assert_eq!(c.prefix, b">>");
         assert_eq!(parse_config(b"t2\n").max_age, 2);
+        let u = parse_config(b"U10.0.0.1\n");
+        assert_eq!(u.udp, Some("10.0.0.1:514".parse().unwrap()));
+        assert!(u.udp_only);
+        assert!(!parse_config(b"u10.0.0.1:99\n").udp_only);
         assert_eq!(c.processor.as_deref(), Some(&b"gzip"[..]));
         assert_eq!(
             c.rules,
