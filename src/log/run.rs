@@ -169,8 +169,13 @@ impl Logger<'_> {
                     Ok(n) => n,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                     Err(e) => {
-                        warn(self.prog, "unable to read standard input", &e);
-                        break;
+                        // tee(2) refused: read plainly from now on.
+                        warn(self.prog, "unable to peek at standard input, reading it", &e);
+                        if let Some((_, note)) = &self.once {
+                            let _ = note.done();
+                        }
+                        self.once = None;
+                        continue;
                     }
                 },
                 None => {
