@@ -19,8 +19,9 @@ use crate::fail::Failure;
 use crate::sys::SelfPipe;
 use crate::tai64::Tai64N;
 
-/// Read size when stdin is not a pipe.
-const CHUNK: usize = 1 << 20;
+/// Bytes taken from stdin at a time (a quarter of the pipe: smaller buffers
+/// measured faster than 1 MiB and keep the resident size low).
+const CHUNK: usize = 1 << 18;
 
 /// Rebuild the engine and directories (svlogd's SIGHUP).
 pub type Reload<'a> = &'a dyn Fn() -> Result<(Engine, Vec<LogDir>), Failure>;
