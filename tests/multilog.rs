@@ -509,3 +509,24 @@ fn full_disk_pauses_and_resumes_without_loss() {
     assert!(log.wait_within(LIMIT).unwrap().success());
     assert_eq!(fs::read(mnt.join("main/current")).unwrap(), input);
 }
+
+/// Killed between linking `current` to its `@` name and removing it: the
+/// next start must not archive (or append to) the same lines twice.
+#[test]
+fn interrupted_rotation_is_not_doubled() {
+    for complete in [true, false] {
+        let tmp = tempfile::tempdir().unwrap();
+        let main = tmp.path().join("main");
+        fs::create_dir(&main).unwrap();
+        fs::write(main.join("current"), b"old\n").unwrap();
+        let m = if complete { 0o744 } else { 0o644 };
+        fs::set_permissions(main.join("current"), fs::Permissions::from_mode(m)).unwrap();
+        fs::hard_link(main.join("current"), main.join("@400000006b06000000000000.s")).unwrap();
+        let out = run_in(ours(), tmp.path(), &["./main"], b"new\n");
+        assert_eq!(out.status.code(), Some(0));
+        let old = archived(&main);
+        assert_eq!(old.len(), 1, "complete: {complete}");
+        assert_eq!(fs::read(&old[0]).unwrap(), b"old\n");
+        assert_eq!(fs::read(main.join("current")).unwrap(), b"new\n");
+    }
+}

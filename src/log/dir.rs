@@ -4,7 +4,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::thread::sleep;
@@ -127,7 +127,12 @@ impl LogDir {
             .current
             .metadata()
             .map_err(|e| Failure::sys(format!("stat {}/current", self.name), &e))?;
-        if meta.len() > 0 && meta.permissions().mode() & 0o100 == 0 {
+        if meta.nlink() > 1 {
+            // A rotation was cut short after the link: the `@` file has
+            // it all already.
+            self.retry("remove current", || fs::remove_file(self.path("current")));
+            self.current = self.reopen();
+        } else if meta.len() > 0 && meta.permissions().mode() & 0o100 == 0 {
             // Unfinished: whoever wrote it died.
             self.finish("current", 'u');
             self.current = self.reopen();
@@ -260,7 +265,10 @@ impl LogDir {
     /// Give `file` a fresh `@TAI64N.CODE` name.
     fn finish(&self, file: &str, code: char) {
         let from = self.path(file);
-        loop {
+        // Linked already by a run cut short before the unlink: do not
+        // archive it twice.
+        let linked = fs::metadata(&from).is_ok_and(|m| m.nlink() > 1);
+        while !linked {
             let mut name = b"@".to_vec();
             name.extend_from_slice(&Tai64N::now().hex());
             let name = format!("{}.{code}", String::from_utf8_lossy(&name));
