@@ -268,21 +268,23 @@ impl LogDir {
         // Linked already by a run cut short before the unlink: do not
         // archive it twice.
         let linked = fs::metadata(&from).is_ok_and(|m| m.nlink() > 1);
-        while !linked {
-            let mut name = b"@".to_vec();
-            name.extend_from_slice(&Tai64N::now().hex());
-            let name = format!("{}.{code}", String::from_utf8_lossy(&name));
-            match fs::hard_link(&from, self.path(&name)) {
-                Ok(()) => break,
-                Err(err) if err.kind() == io::ErrorKind::NotFound => return,
-                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(err) => {
-                    warn(
-                        self.prog,
-                        &format!("unable to link {}/{file} to {name}, pausing", self.name),
-                        &err,
-                    );
-                    sleep(Duration::from_secs(1));
+        if !linked {
+            loop {
+                let mut name = b"@".to_vec();
+                name.extend_from_slice(&Tai64N::now().hex());
+                let name = format!("{}.{code}", String::from_utf8_lossy(&name));
+                match fs::hard_link(&from, self.path(&name)) {
+                    Ok(()) => break,
+                    Err(err) if err.kind() == io::ErrorKind::NotFound => return,
+                    Err(err) if err.kind() == io::ErrorKind::AlreadyExists => continue,
+                    Err(err) => {
+                        warn(
+                            self.prog,
+                            &format!("unable to link {}/{file} to {name}, pausing", self.name),
+                            &err,
+                        );
+                        sleep(Duration::from_secs(1));
+                    }
                 }
             }
         }
