@@ -202,8 +202,9 @@ fn errors_like_runit() {
     let mut cmd = ours();
     cmd.current_dir(tmp.path()).arg("main").stdin(Stdio::piped());
     let mut first = Spawned::start(cmd);
-    wait_for(LIMIT, "the lock", || tmp.path().join("main/lock").exists());
-    std::thread::sleep(Duration::from_millis(200));
+    wait_for(LIMIT, "the first logger to hold the lock", || {
+        run_in(ours(), tmp.path(), &["main"], b"").status.code() == Some(111)
+    });
     let ours_out = run_in(ours(), tmp.path(), &["main"], b"x\n");
     let theirs_out = run_in(Command::new(&theirs), tmp.path(), &["main"], b"x\n");
     assert_eq!(ours_out.status.code(), Some(111));
