@@ -291,3 +291,36 @@ fn udp_like_runit() {
         assert_eq!(got[0].1, if only { &b""[..] } else { b"X:hello\nX:world\n" });
     }
 }
+
+/// Files of a log directory other than `config` and `pending`: name (with
+/// the stamp blanked), mode and contents.
+fn listing(dir: &Path) -> Vec<(String, u32, Vec<u8>)> {
+    let mut out: Vec<(String, u32, Vec<u8>)> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !["config", "pending"].contains(&&*p.file_name().unwrap().to_string_lossy()))
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            let name = if name.starts_with('@') { format!("@T{}", &name[25..]) } else { name };
+            (name, mode(&p), fs::read(&p).unwrap())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn processor_like_runit() {
+    let theirs = require_debian!("svlogd");
+    let (_tmp, a, b) = pair(&[("main", "s4096\n!tr a-z A-Z; echo st >&5\n")]);
+    let mut input = Vec::new();
+    for i in 0..200 {
+        input.extend_from_slice(format!("line {i} abcdefghijklmnopqrstuvwxyz\n").as_bytes());
+    }
+    run_in(ours(), &a, &["main"], &input);
+    run_in(Command::new(&theirs), &b, &["main"], &input);
+    let ours_files = listing(&a.join("main"));
+    assert_eq!(ours_files, listing(&b.join("main")));
+    assert!(ours_files.iter().any(|(name, _, _)| name.ends_with(".s")));
+    assert!(ours_files.iter().any(|(name, _, data)| name == "state" && data == b"st\n"));
+}

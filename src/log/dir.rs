@@ -188,7 +188,9 @@ impl LogDir {
     pub fn rotate(&mut self) {
         self.begun = std::time::Instant::now();
         self.close();
-        if self.spec.processor.is_some() {
+        if self.spec.processor.is_some() && self.prog == "svlogd" {
+            self.process_runit();
+        } else if self.spec.processor.is_some() {
             let (from, to) = (self.path("current"), self.path("previous"));
             self.retry("rename current to previous", || fs::rename(&from, &to));
             self.current = self.reopen();
@@ -203,6 +205,62 @@ impl LogDir {
     /// Run the processor on `previous` until it succeeds, then make
     /// `processed` an `@` file and `newstate` the new `state`.
     fn process(&self) {
+        self.run_processor("previous", "processed");
+        self.sync_output("processed");
+        let _ = fs::remove_file(self.path("previous"));
+        self.retry("rename newstate to state", || {
+            fs::rename(self.path("newstate"), self.path("state"))
+        });
+        self.finish("processed", 's');
+    }
+
+    /// runit's scheme: `current` becomes `@T.u`, the processor writes
+    /// `@T.t`, which becomes `@T.s`; `@T.u` is removed.
+    fn process_runit(&mut self) {
+        let Some(name) = self.finish("current", 'u') else {
+            self.current = self.reopen();
+            return;
+        };
+        self.current = self.reopen();
+        let stem = name.trim_end_matches(".u").to_string();
+        let (done, temp) = (format!("{stem}.s"), format!("{stem}.t"));
+        if !self.path("state").exists() {
+            let _ =
+                OpenOptions::new().append(true).create(true).mode(0o644).open(self.path("state"));
+        }
+        self.run_processor(&name, &temp);
+        self.sync_output(&temp);
+        self.retry(&format!("rename {temp} to {done}"), || {
+            fs::rename(self.path(&temp), self.path(&done))
+        });
+        let _ = fs::remove_file(self.path(&name));
+        self.retry("rename newstate to state", || {
+            fs::rename(self.path("newstate"), self.path("state"))
+        });
+    }
+
+    /// fsync the processor's output and `newstate`; the output is complete
+    /// (0744).
+    fn sync_output(&self, output: &str) {
+        self.retry(&format!("fsync {output}"), || {
+            let f = OpenOptions::new().append(true).open(self.path(output))?;
+            f.sync_all()?;
+            f.set_permissions(fs::Permissions::from_mode(0o744))
+        });
+        self.retry("fsync newstate", || {
+            OpenOptions::new()
+                .append(true)
+                .create(true)
+                .mode(0o644)
+                .open(self.path("newstate"))?
+                .sync_all()
+        });
+    }
+
+    /// Run `sh -c PROCESSOR` in the directory (input on stdin, output on
+    /// stdout, `state` on 4, `newstate` on 5) until it succeeds, every 5
+    /// seconds.
+    fn run_processor(&self, input_name: &str, output_name: &str) {
         let processor = self.spec.processor.clone().unwrap_or_default();
         let mut script = b"exec 4<state 5>newstate || exit 111\n".to_vec();
         script.extend_from_slice(&processor);
@@ -210,13 +268,13 @@ impl LogDir {
         let script = std::ffi::OsString::from_vec(script);
         loop {
             let ok = (|| -> io::Result<bool> {
-                let input = File::open(self.path("previous"))?;
+                let input = File::open(self.path(input_name))?;
                 let output = OpenOptions::new()
                     .write(true)
                     .create(true)
                     .truncate(true)
                     .mode(0o644)
-                    .open(self.path("processed"))?;
+                    .open(self.path(output_name))?;
                 let status = Command::new("/bin/sh")
                     .arg("-c")
                     .arg(&script)
@@ -239,43 +297,30 @@ impl LogDir {
                     warn(self.prog, &format!("unable to run processor in {}", self.name), &err)
                 }
             }
-            let _ = fs::remove_file(self.path("processed"));
+            let _ = fs::remove_file(self.path(output_name));
             sleep(Duration::from_secs(5));
         }
-        self.retry("fsync processed", || {
-            let f = OpenOptions::new().append(true).open(self.path("processed"))?;
-            f.sync_all()?;
-            f.set_permissions(fs::Permissions::from_mode(0o744))
-        });
-        self.retry("fsync newstate", || {
-            OpenOptions::new()
-                .append(true)
-                .create(true)
-                .mode(0o644)
-                .open(self.path("newstate"))?
-                .sync_all()
-        });
-        let _ = fs::remove_file(self.path("previous"));
-        self.retry("rename newstate to state", || {
-            fs::rename(self.path("newstate"), self.path("state"))
-        });
-        self.finish("processed", 's');
     }
 
-    /// Give `file` a fresh `@TAI64N.CODE` name.
-    fn finish(&self, file: &str, code: char) {
+    /// Give `file` a fresh `@TAI64N.CODE` name; the name, unless the file
+    /// was gone or archived already.
+    fn finish(&self, file: &str, code: char) -> Option<String> {
         let from = self.path(file);
         // Linked already by a run cut short before the unlink: do not
         // archive it twice.
         let linked = fs::metadata(&from).is_ok_and(|m| m.nlink() > 1);
+        let mut archived = None;
         if !linked {
             loop {
                 let mut name = b"@".to_vec();
                 name.extend_from_slice(&Tai64N::now().hex());
                 let name = format!("{}.{code}", String::from_utf8_lossy(&name));
                 match fs::hard_link(&from, self.path(&name)) {
-                    Ok(()) => break,
-                    Err(err) if err.kind() == io::ErrorKind::NotFound => return,
+                    Ok(()) => {
+                        archived = Some(name);
+                        break;
+                    }
+                    Err(err) if err.kind() == io::ErrorKind::NotFound => return None,
                     Err(err) if err.kind() == io::ErrorKind::AlreadyExists => continue,
                     Err(err) => {
                         warn(
@@ -292,6 +337,7 @@ impl LogDir {
             Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
             other => other,
         });
+        archived
     }
 
     fn reopen(&self) -> File {
