@@ -362,7 +362,16 @@ fn sigkilled_logger_loses_and_doubles_nothing() {
         assert!(std::time::Instant::now() < deadline, "only {kills} kills in time");
         match logger() {
             Some(pid) if pid != last => {
-                // Let it write a little, at a different moment each time.
+                // Once it runs multilog (not supervise's child before exec),
+                // let it write a little, at a different moment each time.
+                let running = common::wait_until(Duration::from_secs(10), || {
+                    fs::read(format!("/proc/{pid}/cmdline"))
+                        .is_ok_and(|c| c.windows(8).any(|w| w == b"multilog"))
+                });
+                if !running {
+                    last = pid;
+                    continue;
+                }
                 std::thread::sleep(Duration::from_millis(60 + 37 * (kills % 7)));
                 let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
                 last = pid;
@@ -408,7 +417,7 @@ fn sigkilled_logger_loses_and_doubles_nothing() {
         doubled.len(),
         &doubled[..doubled.len().min(10)]
     );
-    assert!(unfinished >= 10, "the logger really died mid-file ({unfinished} .u files)");
+    assert!(unfinished >= 5, "the logger really died mid-file ({unfinished} .u files)");
     assert!(end > 1000, "{end} lines");
 }
 
