@@ -324,3 +324,19 @@ fn processor_like_runit() {
     assert!(ours_files.iter().any(|(name, _, _)| name.ends_with(".s")));
     assert!(ours_files.iter().any(|(name, _, data)| name == "state" && data == b"st\n"));
 }
+
+#[test]
+fn small_sizes_like_runit() {
+    let theirs = require_debian!("svlogd");
+    let input: Vec<u8> = (1..=1000).flat_map(|i| format!("{i}\n").into_bytes()).collect();
+    for size in [100, 1500, 2500] {
+        let (_tmp, a, b) = pair(&[("main", &format!("s{size}\nn0\n"))]);
+        run_in(ours(), &a, &["main"], &input);
+        run_in(Command::new(&theirs), &b, &["main"], &input);
+        let sizes = |dir: &Path| -> Vec<usize> {
+            archived(dir).iter().map(|f| fs::read(f).unwrap().len()).collect()
+        };
+        assert_eq!(all_of(&a.join("main")), input);
+        assert_eq!(sizes(&a.join("main")), sizes(&b.join("main")), "s{size}");
+    }
+}

@@ -50,8 +50,7 @@ pub fn parse_config(text: &[u8]) -> Config {
         match first {
             b's' => {
                 if let Some(n) = number() {
-                    // runit: at least buffer size; keep multilog's floor.
-                    c.size = if n == 0 { 0 } else { n.max(4096) };
+                    c.size = n;
                 }
             }
             b'n' => {
@@ -188,7 +187,9 @@ fn open_all(opts: &Opts) -> Result<(Engine, Vec<LogDir>), Failure> {
             // svlogd keeps n old files (0: all); LogDir keeps num - 1.
             num: if config.num == 0 { usize::MAX } else { config.num + 1 },
             processor: config.processor.clone(),
-            slack: len as u64,
+            // runit rotates at a line end within len bytes of the size,
+            // and only when full if the size is not above len.
+            slack: if config.size <= len as u64 { 0 } else { len as u64 },
             prefix: config.prefix.clone(),
             max_age: config.max_age,
             udp: config.udp,
