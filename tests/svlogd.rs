@@ -342,3 +342,44 @@ fn small_sizes_like_runit() {
         assert_eq!(sizes(&a.join("main")), sizes(&b.join("main")), "s{size}");
     }
 }
+
+/// `N`: on a full disk, old files are removed (oldest first, down to N)
+/// instead of pausing.
+#[test]
+fn full_disk_removes_old_files_down_to_n() {
+    require_root!();
+    let tmp = tempfile::tempdir().unwrap();
+    let mnt = tmp.path().join("small");
+    fs::create_dir(&mnt).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: cannot mount a tmpfs here");
+        return;
+    }
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(mnt.clone());
+    let main = mnt.join("main");
+    fs::create_dir(&main).unwrap();
+    fs::write(main.join("config"), "N1\nn0\n").unwrap();
+    for i in 1..=3 {
+        fs::write(main.join(format!("@40000000000000000000000{i}.s")), vec![b'o'; 60 * 1024])
+            .unwrap();
+    }
+    let input: Vec<u8> =
+        (0..1500).flat_map(|i| format!("{i:05} {}\n", "y".repeat(93)).into_bytes()).collect();
+    let out = run_in(ours(), &mnt, &["main"], &input);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(fs::read(main.join("current")).unwrap(), input);
+    let left = archived(&main);
+    assert_eq!(left.len(), 1);
+    assert!(left[0].to_string_lossy().ends_with("3.s"));
+}

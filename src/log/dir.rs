@@ -165,9 +165,39 @@ impl LogDir {
     }
 
     fn pause_write(&self, good: u64, err: &io::Error) {
+        let _ = self.current.set_len(good);
+        if err.raw_os_error() == Some(libc::ENOSPC) && self.spec.min > 0 && self.drop_oldest() {
+            return;
+        }
         warn(self.prog, &format!("unable to write to {}/current, pausing", self.name), err);
         sleep(Duration::from_secs(1));
-        let _ = self.current.set_len(good);
+    }
+
+    /// svlogd's `N`: delete the oldest `@` file if more than `min` remain.
+    fn drop_oldest(&self) -> bool {
+        let names = self.names();
+        let keep = self.spec.min + 1;
+        match excess(&names, keep).first() {
+            Some(old) => {
+                use std::os::unix::ffi::OsStrExt;
+                let path = self.spec.path.join(std::ffi::OsStr::from_bytes(old));
+                let line =
+                    format!("{}: warning: disk full, removing {}\n", self.prog, path.display());
+                let _ = io::stderr().write_all(line.as_bytes());
+                fs::remove_file(path).is_ok()
+            }
+            None => false,
+        }
+    }
+
+    fn names(&self) -> Vec<Vec<u8>> {
+        use std::os::unix::ffi::OsStrExt;
+        match fs::read_dir(&self.spec.path) {
+            Ok(entries) => {
+                entries.filter_map(|e| e.ok()).map(|e| e.file_name().as_bytes().to_vec()).collect()
+            }
+            Err(_) => Vec::new(),
+        }
     }
 
     /// Flush `current` to disk (data only).

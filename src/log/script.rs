@@ -33,6 +33,9 @@ pub struct DirSpec {
     /// `udp_only`, do not write them to the directory.
     pub udp: Option<std::net::SocketAddr>,
     pub udp_only: bool,
+    /// svlogd's `N`: on a full disk, delete old files down to this many
+    /// (0: never).
+    pub min: usize,
 }
 
 /// How lines are stamped.
@@ -130,6 +133,7 @@ pub fn parse(args: &[OsString]) -> Script {
                     max_age: 0,
                     udp: None,
                     udp_only: false,
+                    min: 0,
                 });
                 script.actions.push(Action::Dir(script.dirs.len() - 1));
             }

@@ -35,6 +35,8 @@ pub struct Config {
     /// `u`/`U`: address, and whether only by UDP.
     pub udp: Option<std::net::SocketAddr>,
     pub udp_only: bool,
+    /// `N`: minimum old files kept on a full disk.
+    pub min: usize,
     /// `+`, `-`, `e`, `E` lines, in order.
     pub rules: Vec<Action>,
 }
@@ -56,6 +58,11 @@ pub fn parse_config(text: &[u8]) -> Config {
             b'n' => {
                 if let Some(n) = number() {
                     c.num = n as usize;
+                }
+            }
+            b'N' => {
+                if let Some(n) = number() {
+                    c.min = n as usize;
                 }
             }
             b't' => {
@@ -194,6 +201,7 @@ fn open_all(opts: &Opts) -> Result<(Engine, Vec<LogDir>), Failure> {
             max_age: config.max_age,
             udp: config.udp,
             udp_only: config.udp_only,
+            min: config.min,
         };
         match LogDir::lock_existing(&spec, PROG) {
             Ok(dir) => {
@@ -238,6 +246,7 @@ mod tests {
         assert_eq!(c.num, 3);
         assert_eq!(c.prefix, b">>");
         assert_eq!(parse_config(b"t2\n").max_age, 2);
+        assert_eq!(parse_config(b"N3\n").min, 3);
         let u = parse_config(b"U10.0.0.1\n");
         assert_eq!(u.udp, Some("10.0.0.1:514".parse().unwrap()));
         assert!(u.udp_only);
