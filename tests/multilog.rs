@@ -540,3 +540,33 @@ fn interrupted_rotation_is_not_doubled() {
         assert_eq!(fs::read(main.join("current")).unwrap(), b"new\n");
     }
 }
+
+/// A pending batch that began in the middle of a long line: it is written
+/// again as the rest of that line (no new stamp), once.
+#[test]
+fn pending_note_mid_line_is_replayed_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let main = tmp.path().join("main");
+    fs::create_dir(&main).unwrap();
+    fs::write(main.join("current"), b"@400000006b06000000000000 aaaabb").unwrap();
+    fs::set_permissions(main.join("current"), fs::Permissions::from_mode(0o644)).unwrap();
+    let note = tend::log::once::Note {
+        len: 3,
+        hash: tend::log::once::hash(b"bb\n"),
+        midline: Some(vec![true]),
+        sizes: vec![30],
+    };
+    fs::write(main.join("pending"), note.encode()).unwrap();
+    let mut cmd = ours();
+    cmd.current_dir(tmp.path()).args(["t", "./main"]).stdin(filled_pipe(b"bb\nnext\n"));
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    let mut log = Spawned::start(cmd);
+    assert!(log.wait_within(LIMIT).unwrap().success());
+    let old = archived(&main);
+    assert_eq!(old.len(), 1);
+    assert_eq!(fs::read(&old[0]).unwrap(), b"@400000006b06000000000000 aaaa");
+    let current = fs::read(main.join("current")).unwrap();
+    assert!(current.starts_with(b"bb\n@"), "{}", String::from_utf8_lossy(&current));
+    assert_eq!(&current[current.len() - 6..], b" next\n");
+    assert_eq!(current.len(), 3 + 26 + 5);
+}
