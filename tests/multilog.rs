@@ -570,3 +570,34 @@ fn pending_note_mid_line_is_replayed_once() {
     assert_eq!(&current[current.len() - 6..], b" next\n");
     assert_eq!(current.len(), 3 + 26 + 5);
 }
+
+/// multilog's 1000-byte line buffer holds the stamp too: patterns, `e` and
+/// `=FILE` see 974 bytes of a stamped line.
+#[test]
+fn stamped_head_is_1000_bytes_like_daemontools() {
+    let theirs = require_debian!("multilog");
+    let (_tmp, a, b) = pair();
+    let mut input = Vec::new();
+    for tail in ["XYZ", ""] {
+        input.extend(std::iter::repeat_n(b'a', 973));
+        input.extend_from_slice(tail.as_bytes());
+        input.push(b'\n');
+    }
+    for script in [&["t", "-*", "+*Z", "=st"][..], &["t", "-*", "+*aX", "=st"], &["t", "=st", "e"]]
+    {
+        let ours_out = run_in(ours(), &a, script, &input);
+        let theirs_out = run_in(Command::new(&theirs), &b, script, &input);
+        let (ours_st, theirs_st) =
+            (fs::read(a.join("st")).unwrap(), fs::read(b.join("st")).unwrap());
+        assert_eq!(ours_st.len(), theirs_st.len(), "{script:?}");
+        if !ours_st.is_empty() {
+            assert_eq!(
+                strip_stamps(&ours_st[..ours_st.iter().position(|&c| c == b'\n').unwrap() + 1]),
+                strip_stamps(&theirs_st[..theirs_st.iter().position(|&c| c == b'\n').unwrap() + 1])
+            );
+        }
+        assert_eq!(ours_out.stderr.len(), theirs_out.stderr.len(), "{script:?}");
+        let _ = fs::remove_file(a.join("st"));
+        let _ = fs::remove_file(b.join("st"));
+    }
+}

@@ -198,7 +198,13 @@ impl Engine {
                     self.phase = Phase::Head;
                 }
                 Phase::Head => {
-                    let limit = self.stamp_len() + self.head_max;
+                    // multilog's line buffer holds 1000 bytes, stamp
+                    // included; svlogd's patterns see len bytes after it.
+                    let limit = if self.match_stamp {
+                        self.head_max.max(self.stamp_len() + 1)
+                    } else {
+                        self.stamp_len() + self.head_max
+                    };
                     let want = limit - self.head.len();
                     let avail = &input[pos..];
                     let look = &avail[..avail.len().min(want)];
