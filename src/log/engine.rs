@@ -417,6 +417,9 @@ impl Engine {
                         self.alerts.extend_from_slice(&whole[..cut]);
                         self.alerts.extend_from_slice(&self.prefixes[*i]);
                         self.alerts.extend_from_slice(line);
+                        if !self.head_complete {
+                            self.alerts.extend_from_slice(b"...");
+                        }
                         self.alerts.push(b'\n');
                     }
                 }
@@ -437,6 +440,9 @@ impl Engine {
                         let mut gram = whole[..cut].to_vec();
                         gram.extend_from_slice(&self.prefixes[*i]);
                         gram.extend_from_slice(line);
+                        if !self.head_complete {
+                            gram.extend_from_slice(b"...");
+                        }
                         gram.push(b'\n');
                         self.datagrams.push((*i, gram));
                     }
