@@ -1,449 +1,392 @@
-//! svlogd against runit's own svlogd (Debian's /usr/bin/svlogd): the same
-//! input and config in two directories, the same files must come out.
+//! svlogd against runit's own svlogd: same input, same config, same files.
 
 mod common;
 
 use std::fs;
-use std::io::Write;
-use std::net::UdpSocket;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use common::{Spawned, output_with_input, tool, wait_for};
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 
-const LIMIT: Duration = Duration::from_secs(20);
+const LIMIT: Duration = Duration::from_secs(30);
 
-/// A log directory's files: name (an `@` file as `@.s`/`@.u`, in order),
-/// mode and contents; `lock` and `config` left out.
-fn snapshot(dir: &Path) -> Vec<(String, u32, Vec<u8>)> {
-    let mut names: Vec<String> = fs::read_dir(dir)
+fn ours() -> Command {
+    tool("svlogd")
+}
+
+fn run_in(mut cmd: Command, cwd: &Path, args: &[&str], input: &[u8]) -> Output {
+    cmd.current_dir(cwd).args(args);
+    output_with_input(cmd, input, LIMIT)
+}
+
+/// Two fresh directories, each with log directories `names` holding
+/// `config`.
+fn pair(names: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("ours");
+    let b = tmp.path().join("theirs");
+    for base in [&a, &b] {
+        for (name, config) in names {
+            fs::create_dir_all(base.join(name)).unwrap();
+            fs::write(base.join(name).join("config"), config).unwrap();
+        }
+    }
+    (tmp, a, b)
+}
+
+fn archived(dir: &Path) -> Vec<PathBuf> {
+    let mut names: Vec<PathBuf> = fs::read_dir(dir)
         .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "lock" && n != "config")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with('@'))
         .collect();
     names.sort();
     names
-        .into_iter()
-        .map(|name| {
-            let path = dir.join(&name);
-            let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
-            let shown = if name.starts_with('@') && name.len() == 27 {
-                format!("@.{}", &name[26..])
-            } else {
-                name
-            };
-            (shown, mode, fs::read(&path).unwrap())
-        })
-        .collect()
 }
 
-/// A fresh log directory `name` under `base` with `config`.
-fn logdir(base: &Path, name: &str, config: Option<&str>) -> PathBuf {
-    let dir = base.join(name);
-    fs::create_dir(&dir).unwrap();
-    if let Some(config) = config {
-        fs::write(dir.join("config"), config).unwrap();
+fn all_of(dir: &Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    for f in archived(dir) {
+        out.extend(fs::read(f).unwrap());
     }
-    dir
+    out.extend(fs::read(dir.join("current")).unwrap_or_default());
+    out
 }
 
-fn ours(args: &[&str], dir: &Path, input: &[u8]) -> Output {
-    let mut cmd = tool("svlogd");
-    cmd.args(args).arg(dir);
-    output_with_input(cmd, input, LIMIT)
+fn mode(path: &Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o7777
 }
 
-fn theirs(program: &Path, args: &[&str], dir: &Path, input: &[u8]) -> Output {
-    let mut cmd = Command::new(program);
-    cmd.args(args).arg(dir);
-    output_with_input(cmd, input, LIMIT)
-}
-
-/// Run both on the same input and config; assert the same files, stderr
-/// and exit code. Returns our directory.
-fn compare(
-    program: &Path,
-    base: &Path,
-    args: &[&str],
-    config: Option<&str>,
-    input: &[u8],
-) -> PathBuf {
-    let a = logdir(base, "ours", config);
-    let b = logdir(base, "theirs", config);
-    let out_a = ours(args, &a, input);
-    let out_b = theirs(program, args, &b, input);
-    assert_eq!(out_a.status.code(), out_b.status.code());
-    assert_eq!(
-        String::from_utf8_lossy(&out_a.stderr),
-        String::from_utf8_lossy(&out_b.stderr).replace(&*b.to_string_lossy(), &a.to_string_lossy())
-    );
-    assert_eq!(snapshot(&a), snapshot(&b));
-    a
-}
-
-#[test]
-fn usage_and_bad_directories() {
-    let program = require_debian!("svlogd");
-    let tmp = tempfile::tempdir().unwrap();
-    let missing = tmp.path().join("missing");
-    let missing = missing.to_str().unwrap();
-    for args in [
-        vec![],
-        vec!["-x", "d"],
-        vec!["-l"],
-        vec!["-l", "5", "-b", "3", "d"],
-        vec!["-r", "ab", "d"],
-        vec![missing],
-    ] {
-        let a = output_within_null(tool("svlogd"), &args);
-        let mut theirs = Command::new(&program);
-        std::os::unix::process::CommandExt::arg0(&mut theirs, "svlogd");
-        let b = output_within_null(theirs, &args);
-        assert_eq!(a.status.code(), Some(111), "{args:?}");
-        assert_eq!(a.status.code(), b.status.code(), "{args:?}");
-        assert_eq!(
-            String::from_utf8_lossy(&a.stderr),
-            String::from_utf8_lossy(&b.stderr),
-            "{args:?}"
-        );
+/// Check and remove 26-byte stamps of the given kind (1: TAI64N, 2: `_`,
+/// 3: `T`).
+fn strip(text: &[u8], kind: u8) -> Vec<u8> {
+    let mut out = Vec::new();
+    for line in text.split_inclusive(|&b| b == b'\n') {
+        let stamp = std::str::from_utf8(&line[..26]).unwrap();
+        match kind {
+            1 => assert!(
+                stamp.starts_with('@') && stamp[1..25].bytes().all(|b| b.is_ascii_hexdigit())
+            ),
+            _ => {
+                let sep = if kind == 2 { '_' } else { 'T' };
+                let b = stamp.as_bytes();
+                assert_eq!(b[10] as char, sep, "{stamp}");
+                assert_eq!(
+                    (b[4], b[7], b[13], b[16], b[19]),
+                    (b'-', b'-', b':', b':', b'.'),
+                    "{stamp}"
+                );
+                assert!(stamp[20..25].bytes().all(|b| b.is_ascii_digit()), "{stamp}");
+            }
+        }
+        assert_eq!(line[25], b' ');
+        out.extend_from_slice(&line[26..]);
     }
-}
-
-fn output_within_null(mut cmd: Command, args: &[&str]) -> Output {
-    cmd.args(args);
-    common::output_within(cmd, LIMIT)
+    out
 }
 
 #[test]
-fn selection_prefix_and_stderr_like_runit() {
-    let program = require_debian!("svlogd");
-    let tmp = tempfile::tempdir().unwrap();
-    let config = "# comment\n\npPFX:\n-*\n+fo*\n-*x\ne*\nE*two\n+a+bc\n";
-    let input = b"foo one\nbar two\nfox\nfoe two\nabbbc\nac\nabc\n\nlast without newline";
-    let dir = compare(&program, tmp.path(), &[], Some(config), input);
-    assert_eq!(
-        fs::read(dir.join("current")).unwrap(),
-        b"PFX:foo one\nPFX:foe two\nPFX:abbbc\nPFX:abc\n"
-    );
-}
-
-#[test]
-fn replacing_characters_like_runit() {
-    let program = require_debian!("svlogd");
-    for args in [&["-r", "X"][..], &["-R", "b"], &["-r", "X", "-R", "ab"]] {
-        let tmp = tempfile::tempdir().unwrap();
-        compare(&program, tmp.path(), args, Some("-*b*\n"), b"ab\tc\x01d\xc3\xa9~\nxyz\n");
-    }
-}
-
-#[test]
-fn long_lines_like_runit() {
-    let program = require_debian!("svlogd");
-    let tmp = tempfile::tempdir().unwrap();
-    let mut input = b"abcdefghijklmnopqrstuvwxyz\nshort\n".to_vec();
-    input.extend_from_slice(&[b'q'; 50]);
-    input.extend_from_slice(b"\nzzzzzzzzzzzzzzz\nnot kept\nlast long line without newline");
-    let dir = compare(&program, tmp.path(), &["-l", "10", "-b", "20"], Some("e*\n-not*\n"), &input);
-    let current = fs::read(dir.join("current")).unwrap();
-    assert!(current.starts_with(b"abcdefghijklmnopqrstuvwxyz\nshort\n"));
-    assert!(current.ends_with(b"last long line without newline\n"));
-}
-
-#[test]
-fn partial_last_line_dropped_like_runit() {
-    let program = require_debian!("svlogd");
-    for n in [9, 10, 11] {
-        let tmp = tempfile::tempdir().unwrap();
-        compare(&program, tmp.path(), &["-l", "10", "-b", "12"], None, &vec![b'a'; n]);
-    }
-}
-
-fn numbered(lines: std::ops::Range<u32>, pad: &str) -> Vec<u8> {
-    lines.map(|i| format!("line number {i} {pad}\n")).collect::<String>().into_bytes()
-}
-
-#[test]
-fn rotation_at_size_and_number_like_runit() {
-    let program = require_debian!("svlogd");
-    let tmp = tempfile::tempdir().unwrap();
-    let input = numbered(10..40, "xxxxxxxxx");
-    let dir = compare(&program, tmp.path(), &[], Some("s100\nn3\n"), &input);
-    let snap = snapshot(&dir);
-    assert_eq!(snap.iter().filter(|f| f.0 == "@.s").count(), 3);
-    for (name, mode, contents) in &snap {
-        if name == "@.s" {
-            assert_eq!((*mode, contents.len()), (0o744, 100));
+fn config_selection_prefix_alerts_like_runit() {
+    let theirs = require_debian!("svlogd");
+    let dirs = [
+        ("one", "s4096\nn3\n-*b*\ne*x*\np>>\n"),
+        ("two", "# all, alerts for E\n-*\n+a+b\n+*z*\nE*\n"),
+    ];
+    let (_tmp, a, b) = pair(&dirs);
+    let mut input = b"abc\nxyz\nplain\n\x01ctl\tTab\nab\nabbb\naaab\n".to_vec();
+    input.extend(std::iter::repeat_n(b'x', 1500));
+    input.extend_from_slice(b"\nx\nlast");
+    let input = &input[..];
+    for (t, kind) in [("-t", 1u8), ("-tt", 2), ("-ttt", 3)] {
+        let args = [t, "-r", "#", "one", "two"];
+        let ours_out = run_in(ours(), &a, &args, input);
+        let theirs_out = run_in(Command::new(&theirs), &b, &args, input);
+        assert_eq!(ours_out.status.code(), Some(0));
+        assert_eq!(theirs_out.status.code(), Some(0));
+        assert_eq!(strip(&ours_out.stderr, kind), strip(&theirs_out.stderr, kind), "alerts {t}");
+        for name in ["one", "two"] {
+            let ours_log = fs::read(a.join(name).join("current")).unwrap();
+            let theirs_log = fs::read(b.join(name).join("current")).unwrap();
+            assert_eq!(strip(&ours_log, kind), strip(&theirs_log, kind), "{name} {t}");
+            assert_eq!(mode(&a.join(name).join("current")), mode(&b.join(name).join("current")));
+            fs::remove_file(a.join(name).join("current")).unwrap();
+            fs::remove_file(b.join(name).join("current")).unwrap();
         }
     }
 }
 
 #[test]
-fn rotation_near_full_at_line_end_like_runit() {
-    let program = require_debian!("svlogd");
-    let tmp = tempfile::tempdir().unwrap();
-    let input = numbered(10..40, "xxxxxxxxxxxxxx");
-    let dir = compare(&program, tmp.path(), &["-l", "100"], Some("s200\nn0\n"), &input);
-    let olds: Vec<_> = snapshot(&dir).into_iter().filter(|f| f.0 == "@.s").collect();
-    assert_eq!(olds.len(), 7);
-    assert!(olds.iter().all(|f| f.2.len() == 120 && f.2.ends_with(b"\n")));
+fn replacement_like_runit() {
+    let theirs = require_debian!("svlogd");
+    let (_tmp, a, b) = pair(&[("main", "")]);
+    let input = b"a\x01b\x7fc\xc3\xa9d\te:f\n";
+    for args in [&["-R", "b:", "main"][..], &["-r", "#", "-R", "b", "main"], &["main"]] {
+        run_in(ours(), &a, args, input);
+        run_in(Command::new(&theirs), &b, args, input);
+        let ours_log = fs::read(a.join("main/current")).unwrap();
+        assert_eq!(ours_log, fs::read(b.join("main/current")).unwrap(), "{args:?}");
+        fs::remove_file(a.join("main/current")).unwrap();
+        fs::remove_file(b.join("main/current")).unwrap();
+    }
+}
+
+fn rotation_input() -> Vec<u8> {
+    let mut input = Vec::new();
+    let lens = [0usize, 5, 50, 120, 300, 1500, 77, 9];
+    for i in 0..400 {
+        input.extend_from_slice(format!("{i} ").as_bytes());
+        input.extend(std::iter::repeat_n(b'y', lens[i % lens.len()]));
+        input.push(b'\n');
+    }
+    input.extend_from_slice(b"end\n");
+    input
 }
 
 #[test]
-fn unfinished_current_saved_and_finished_one_appended_like_runit() {
-    let program = require_debian!("svlogd");
-    let tmp = tempfile::tempdir().unwrap();
-    for (name, mode) in [("ours", 0o644), ("theirs", 0o644), ("ours2", 0o744), ("theirs2", 0o744)] {
-        let dir = logdir(tmp.path(), name, None);
-        fs::write(dir.join("current"), "old\n").unwrap();
-        fs::set_permissions(dir.join("current"), fs::Permissions::from_mode(mode)).unwrap();
-    }
-    for (a, b) in [("ours", "theirs"), ("ours2", "theirs2")] {
-        let (a, b) = (tmp.path().join(a), tmp.path().join(b));
-        assert!(ours(&[], &a, b"new\n").status.success());
-        assert!(theirs(&program, &[], &b, b"new\n").status.success());
-        assert_eq!(snapshot(&a), snapshot(&b));
-    }
-    let snap = snapshot(&tmp.path().join("ours"));
-    assert_eq!(snap[0], ("@.u".to_string(), 0o644, b"old\n".to_vec()));
-    assert_eq!(snap[1], ("current".to_string(), 0o744, b"new\n".to_vec()));
-    assert_eq!(fs::read(tmp.path().join("ours2/current")).unwrap(), b"old\nnew\n");
-}
-
-/// Whether `line` starts with a stamp of `shape` (`9` = a digit).
-fn shaped(line: &[u8], shape: &str) -> bool {
-    line.len() >= shape.len()
-        && shape
-            .bytes()
-            .zip(line)
-            .all(|(s, &b)| if s == b'9' { b.is_ascii_digit() } else { s == b })
-}
-
-#[test]
-fn time_stamps() {
-    let tmp = tempfile::tempdir().unwrap();
-    for (flag, shape) in [
-        ("-tt", "9999-99-99_99:99:99.99999 "),
-        ("-ttt", "9999-99-99T99:99:99.99999 "),
-        ("-tttt", "9999-99-99T99:99:99.99999 "),
-    ] {
-        let dir = logdir(tmp.path(), flag, Some("pP:\n-*skip*\n"));
-        assert!(ours(&[flag], &dir, b"one\nskip me\ntwo\n").status.success());
-        let current = fs::read(dir.join("current")).unwrap();
-        let lines: Vec<&[u8]> = current.split_inclusive(|&b| b == b'\n').collect();
-        assert_eq!(lines.len(), 2, "{flag}");
-        for (line, text) in lines.iter().zip(["P:one\n", "P:two\n"]) {
-            assert!(shaped(line, shape), "{flag}: {}", String::from_utf8_lossy(line));
-            assert_eq!(&line[shape.len()..], text.as_bytes());
+fn rotation_like_runit() {
+    let theirs = require_debian!("svlogd");
+    let (_tmp, a, b) = pair(&[("all", "s4096\nn0\n"), ("few", "s4096\nn3\n")]);
+    let input = rotation_input();
+    for args in [&["all", "few"][..], &["-l", "100", "all", "few"]] {
+        let slack = if args.len() == 4 { 100 } else { 1000 };
+        run_in(ours(), &a, args, &input);
+        run_in(Command::new(&theirs), &b, args, &input);
+        for base in [&a, &b] {
+            assert_eq!(all_of(&base.join("all")), input, "{}", base.display());
+            assert_eq!(archived(&base.join("few")).len(), 3, "{}", base.display());
+            assert!(input.ends_with(&all_of(&base.join("few"))));
         }
-        let year: i32 = std::str::from_utf8(&current[..4]).unwrap().parse().unwrap();
-        assert!(year >= 2024);
+        for f in archived(&a.join("all")) {
+            let data = fs::read(&f).unwrap();
+            assert!(data.len() <= 4096);
+            if data.len() < 4096 {
+                assert!(
+                    data.len() >= 4096 - slack && data.ends_with(b"\n"),
+                    "{} bytes",
+                    data.len()
+                );
+            }
+            assert_eq!(mode(&f), 0o744);
+            assert!(f.to_string_lossy().ends_with(".s"));
+        }
+        let sizes = |dir: &Path| -> Vec<usize> {
+            archived(dir).iter().map(|f| fs::read(f).unwrap().len()).collect()
+        };
+        assert_eq!(sizes(&a.join("all")), sizes(&b.join("all")), "{args:?}");
+        for base in [&a, &b] {
+            for dir in ["all", "few"] {
+                for f in fs::read_dir(base.join(dir)).unwrap() {
+                    let f = f.unwrap().path();
+                    if f.file_name().unwrap() != "config" {
+                        fs::remove_file(f).unwrap();
+                    }
+                }
+            }
+        }
     }
-    let dir = logdir(tmp.path(), "tai", None);
-    assert!(ours(&["-t"], &dir, b"x\n").status.success());
-    let current = fs::read(dir.join("current")).unwrap();
-    assert_eq!(current.len(), 1 + 24 + 1 + 2);
-    assert!(current.starts_with(b"@40000000"));
-    assert!(current[1..25].iter().all(u8::is_ascii_hexdigit));
-    assert_eq!(&current[25..], b" x\n");
 }
 
 #[test]
-fn udp_with_and_without_the_file() {
+fn errors_like_runit() {
+    let theirs = require_debian!("svlogd");
     let tmp = tempfile::tempdir().unwrap();
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(LIMIT)).unwrap();
-    let port = sock.local_addr().unwrap().port();
-    let recv = |n: usize| -> Vec<Vec<u8>> {
-        (0..n)
-            .map(|_| {
-                let mut buf = [0u8; 2000];
-                let len = sock.recv(&mut buf).expect("datagram");
-                buf[..len].to_vec()
-            })
-            .collect()
-    };
+    fs::create_dir(tmp.path().join("main")).unwrap();
+    for args in [&[][..], &["-x", "main"], &["nodir"], &["-r", "ab", "main"]] {
+        let ours_out = run_in(ours(), tmp.path(), args, b"");
+        let theirs_out = run_in(Command::new(&theirs), tmp.path(), args, b"");
+        assert_eq!(ours_out.status.code(), theirs_out.status.code(), "{args:?}");
+        // runit prints its argv[0] in the usage line.
+        let theirs_text =
+            String::from_utf8_lossy(&theirs_out.stderr).replace("/usr/bin/svlogd", "svlogd");
+        assert_eq!(String::from_utf8_lossy(&ours_out.stderr), theirs_text, "{args:?}");
+    }
+    // A locked directory is skipped with a warning.
+    let mut cmd = ours();
+    cmd.current_dir(tmp.path()).arg("main").stdin(Stdio::piped());
+    let mut first = Spawned::start(cmd);
+    // Our logger opens `current` only once it holds the lock.
+    wait_for(LIMIT, "the first logger to hold the lock", || {
+        tmp.path().join("main/current").exists()
+    });
+    let ours_out = run_in(ours(), tmp.path(), &["main"], b"x\n");
+    let theirs_out = run_in(Command::new(&theirs), tmp.path(), &["main"], b"x\n");
+    assert_eq!(ours_out.status.code(), Some(111));
+    assert_eq!(ours_out.stderr, theirs_out.stderr);
+    drop(first.child.stdin.take());
+    assert!(first.wait_within(LIMIT).unwrap().success());
+}
 
-    let both = logdir(tmp.path(), "both", Some(&format!("u127.0.0.1:{port}\npPP\n-*no*\n")));
-    assert!(
-        ours(&["-l", "10", "-b", "20"], &both, b"hello\nno\nabcdefghijklmn\n").status.success()
-    );
-    assert_eq!(recv(2), vec![b"PPhello\n".to_vec(), b"PPabcdefghij...\n".to_vec()]);
-    assert_eq!(fs::read(both.join("current")).unwrap(), b"PPhello\nPPabcdefghijklmn\n");
+#[test]
+fn sighup_rereads_config() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let main = tmp.path().join("main");
+    fs::create_dir(&main).unwrap();
+    fs::write(main.join("config"), "pA:\n").unwrap();
+    let mut cmd = ours();
+    cmd.current_dir(tmp.path()).arg("main").stdin(Stdio::piped());
+    let mut log = Spawned::start(cmd);
+    let mut stdin = log.child.stdin.take().unwrap();
+    stdin.write_all(b"one\n").unwrap();
+    wait_for(LIMIT, "the first line", || {
+        fs::read(main.join("current")).is_ok_and(|c| c == b"A:one\n")
+    });
+    fs::write(main.join("config"), "pB:\n-*skip*\n").unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(log.pid() as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .unwrap();
+    // SIGHUP is taken at once while svlogd waits for input.
+    std::thread::sleep(Duration::from_millis(300));
+    stdin.write_all(b"two\nskip me\n").unwrap();
+    drop(stdin);
+    assert!(log.wait_within(LIMIT).unwrap().success());
+    assert_eq!(fs::read(main.join("current")).unwrap(), b"A:one\nB:two\n");
+}
 
-    let only = logdir(tmp.path(), "only", Some(&format!("U127.0.0.1:{port}\n")));
-    assert!(ours(&["-tt"], &only, b"only udp\n").status.success());
-    let got = recv(1);
-    assert!(shaped(&got[0], "9999-99-99_99:99:99.99999 only udp\n"));
-    assert_eq!(fs::read(only.join("current")).unwrap(), b"");
+#[test]
+fn max_age_rotates_an_idle_current() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let main = tmp.path().join("main");
+    fs::create_dir(&main).unwrap();
+    fs::write(main.join("config"), "t1\n").unwrap();
+    let mut cmd = ours();
+    cmd.current_dir(tmp.path()).arg("main").stdin(Stdio::piped());
+    let mut log = Spawned::start(cmd);
+    let mut stdin = log.child.stdin.take().unwrap();
+    stdin.write_all(b"old\n").unwrap();
+    wait_for(Duration::from_secs(10), "the idle current rotated", || archived(&main).len() == 1);
+    assert_eq!(fs::read(&archived(&main)[0]).unwrap(), b"old\n");
+    // An empty current is not rotated.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(archived(&main).len(), 1);
+    drop(stdin);
+    assert!(log.wait_within(LIMIT).unwrap().success());
 }
 
 #[test]
 fn udp_like_runit() {
-    let program = require_debian!("svlogd");
-    let tmp = tempfile::tempdir().unwrap();
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(LIMIT)).unwrap();
+    let theirs = require_debian!("svlogd");
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let port = sock.local_addr().unwrap().port();
-    let config = format!("u127.0.0.1:{port}\npPP\ne*x*\n");
-    let input = b"one\ntwo x\nabcdefghijklmn\n";
-    compare(&program, tmp.path(), &["-l", "10", "-b", "20"], Some(&config), input);
-    let mut got = Vec::new();
-    for _ in 0..6 {
-        let mut buf = [0u8; 2000];
-        let len = sock.recv(&mut buf).expect("datagram");
-        got.push(buf[..len].to_vec());
+    let mut input = b"hello\nskip this\nworld\n".to_vec();
+    input.extend(std::iter::repeat_n(b'L', 1500));
+    input.push(b'\n');
+    let input = &input[..];
+    for only in [false, true] {
+        let letter = if only { 'U' } else { 'u' };
+        let config = format!("{letter}127.0.0.1:{port}\npX:\n-skip*\n");
+        let (_tmp, a, b) = pair(&[("main", &config)]);
+        let mut got = Vec::new();
+        for (program, base) in [(ours(), &a), (Command::new(&theirs), &b)] {
+            run_in(program, base, &["-tt", "main"], input);
+            let mut grams = Vec::new();
+            for _ in 0..3 {
+                let mut buf = [0u8; 2000];
+                let n = sock.recv(&mut buf).expect("a datagram");
+                grams.extend(strip(&buf[..n], 2));
+            }
+            let current = fs::read(base.join("main/current")).unwrap();
+            got.push((grams, strip(&current, 2)));
+        }
+        assert_eq!(got[0], got[1], "{letter}");
+        assert!(got[0].0.starts_with(b"X:hello\nX:world\nX:LLL"));
+        assert!(got[0].0.ends_with(b"LLL...\n"));
+        assert_eq!(got[0].1.is_empty(), only);
     }
-    let (a, b) = got.split_at(3);
-    assert_eq!(a, b);
 }
 
-/// svlogd on `dir` with a pipe on its stdin.
-fn start(args: &[&str], dir: &Path) -> Spawned {
-    let mut cmd = tool("svlogd");
-    cmd.args(args).arg(dir).stdin(Stdio::piped()).stderr(Stdio::piped());
-    Spawned::start(cmd)
-}
-
-fn send(daemon: &mut Spawned, bytes: &[u8]) {
-    let stdin = daemon.child.stdin.as_mut().unwrap();
-    stdin.write_all(bytes).unwrap();
-    stdin.flush().unwrap();
-}
-
-fn signal(daemon: &Spawned, sig: Signal) {
-    kill(Pid::from_raw(daemon.pid() as i32), sig).unwrap();
-}
-
-fn olds(dir: &Path, suffix: &str) -> Vec<Vec<u8>> {
-    snapshot(dir).into_iter().filter(|f| f.0 == format!("@.{suffix}")).map(|f| f.2).collect()
-}
-
-fn current(dir: &Path) -> Vec<u8> {
-    fs::read(dir.join("current")).unwrap_or_default()
+/// Files of a log directory other than `config` and `pending`: name (with
+/// the stamp blanked), mode and contents.
+fn listing(dir: &Path) -> Vec<(String, u32, Vec<u8>)> {
+    let mut out: Vec<(String, u32, Vec<u8>)> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !["config", "pending"].contains(&&*p.file_name().unwrap().to_string_lossy()))
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            let name = if name.starts_with('@') { format!("@T{}", &name[25..]) } else { name };
+            (name, mode(&p), fs::read(&p).unwrap())
+        })
+        .collect();
+    out.sort();
+    out
 }
 
 #[test]
-fn alarm_rotates_through_the_processor() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = logdir(
-        tmp.path(),
-        "log",
-        Some("!cat <&4 >&5; echo st >&5; ls -l /proc/self/fd/0 >&2; tr a-z A-Z\n"),
-    );
-    let mut daemon = start(&[], &dir);
-    send(&mut daemon, b"first\n");
-    wait_for(LIMIT, "first line", || current(&dir) == b"first\n");
-    assert_eq!(fs::metadata(dir.join("current")).unwrap().permissions().mode() & 0o777, 0o644);
-    signal(&daemon, Signal::SIGALRM);
-    wait_for(LIMIT, "first processed", || olds(&dir, "s") == vec![b"FIRST\n".to_vec()]);
-    wait_for(LIMIT, "state", || fs::read(dir.join("state")).unwrap_or_default() == b"st\n");
-    assert!(olds(&dir, "u").is_empty() && olds(&dir, "t").is_empty());
-    // An empty current is not rotated.
-    signal(&daemon, Signal::SIGALRM);
-    send(&mut daemon, b"second\n");
-    if !common::wait_until(Duration::from_secs(3), || current(&dir) == b"second\n") {
-        signal(&daemon, Signal::SIGTERM);
-        drop(daemon.child.stdin.take());
-        daemon.wait_within(LIMIT);
-        let mut stderr = String::new();
-        std::io::Read::read_to_string(daemon.child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
-        panic!("{stderr}");
+fn processor_like_runit() {
+    let theirs = require_debian!("svlogd");
+    let (_tmp, a, b) = pair(&[("main", "s4096\n!tr a-z A-Z; echo st >&5\n")]);
+    let mut input = Vec::new();
+    for i in 0..200 {
+        input.extend_from_slice(format!("line {i} abcdefghijklmnopqrstuvwxyz\n").as_bytes());
     }
-    signal(&daemon, Signal::SIGALRM);
-    wait_for(LIMIT, "second processed", || olds(&dir, "s").len() == 2);
-    assert_eq!(olds(&dir, "s")[1], b"SECOND\n");
-    wait_for(LIMIT, "state", || fs::read(dir.join("state")).unwrap_or_default() == b"st\nst\n");
-    drop(daemon.child.stdin.take());
-    let status = daemon.wait_within(LIMIT).expect("exit at end of input");
-    assert!(status.success());
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(daemon.child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
-    // The processor read the saved `@...u` file on its stdin.
-    let inputs: Vec<&str> = stderr.lines().filter(|l| l.contains("/proc/self/fd/0 -> ")).collect();
-    assert_eq!(inputs.len(), 2, "{stderr}");
-    assert!(inputs.iter().all(|l| l.ends_with(".u") && l.contains("/log/@4000")), "{stderr}");
-    assert_eq!(current(&dir), b"");
-    assert_eq!(fs::metadata(dir.join("current")).unwrap().permissions().mode() & 0o777, 0o744);
+    run_in(ours(), &a, &["main"], &input);
+    run_in(Command::new(&theirs), &b, &["main"], &input);
+    let ours_files = listing(&a.join("main"));
+    assert_eq!(ours_files, listing(&b.join("main")));
+    assert!(ours_files.iter().any(|(name, _, _)| name.ends_with(".s")));
+    assert!(ours_files.iter().any(|(name, _, data)| name == "state" && data == b"st\n"));
 }
 
 #[test]
-fn failing_processor_is_run_again() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = logdir(tmp.path(), "log", Some("!test -e ok || { touch ok; exit 1; }; cat\n"));
-    let mut daemon = start(&[], &dir);
-    send(&mut daemon, b"x\n");
-    wait_for(LIMIT, "line", || current(&dir) == b"x\n");
-    signal(&daemon, Signal::SIGALRM);
-    wait_for(LIMIT, "processed after a retry", || olds(&dir, "s") == vec![b"x\n".to_vec()]);
-    assert!(dir.join("ok").exists());
-    signal(&daemon, Signal::SIGTERM);
-    assert!(daemon.wait_within(LIMIT).expect("exit on TERM").success());
+fn small_sizes_like_runit() {
+    let theirs = require_debian!("svlogd");
+    let input: Vec<u8> = (1..=1000).flat_map(|i| format!("{i}\n").into_bytes()).collect();
+    for size in [100, 1500, 2500] {
+        let (_tmp, a, b) = pair(&[("main", &format!("s{size}\nn0\n"))]);
+        run_in(ours(), &a, &["main"], &input);
+        run_in(Command::new(&theirs), &b, &["main"], &input);
+        let sizes = |dir: &Path| -> Vec<usize> {
+            archived(dir).iter().map(|f| fs::read(f).unwrap().len()).collect()
+        };
+        assert_eq!(all_of(&a.join("main")), input);
+        assert_eq!(sizes(&a.join("main")), sizes(&b.join("main")), "s{size}");
+    }
 }
 
+/// `N`: on a full disk, old files are removed (oldest first, down to N)
+/// instead of pausing.
 #[test]
-fn hup_rereads_config_and_term_ends() {
+fn full_disk_removes_old_files_down_to_n() {
+    require_root!();
     let tmp = tempfile::tempdir().unwrap();
-    let dir = logdir(tmp.path(), "log", None);
-    let mut daemon = start(&[], &dir);
-    send(&mut daemon, b"one\n");
-    wait_for(LIMIT, "one", || current(&dir) == b"one\n");
-    fs::write(dir.join("config"), "-*\n+keep*\npK:\n").unwrap();
-    signal(&daemon, Signal::SIGHUP);
-    // Lines sent after the HUP is handled follow the new config; poll by
-    // sending until one is kept.
-    let mut probe = 0;
-    wait_for(LIMIT, "new config", || {
-        probe += 1;
-        send(&mut daemon, format!("keep{probe}\n").as_bytes());
-        std::thread::sleep(Duration::from_millis(20));
-        current(&dir).ends_with(format!("K:keep{probe}\n").as_bytes())
-    });
-    let before = current(&dir).len();
-    send(&mut daemon, b"drop\nkeep\n");
-    wait_for(LIMIT, "kept line", || current(&dir).ends_with(b"K:keep\n"));
-    assert_eq!(&current(&dir)[before..], b"K:keep\n");
-    signal(&daemon, Signal::SIGTERM);
-    assert!(daemon.wait_within(LIMIT).expect("exit on TERM").success());
-    assert_eq!(fs::metadata(dir.join("current")).unwrap().permissions().mode() & 0o777, 0o744);
-}
-
-#[test]
-fn rotation_by_age() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = logdir(tmp.path(), "log", Some("t1\n"));
-    let mut daemon = start(&[], &dir);
-    send(&mut daemon, b"aged\n");
-    wait_for(LIMIT, "rotation by age", || olds(&dir, "s") == vec![b"aged\n".to_vec()]);
-    signal(&daemon, Signal::SIGTERM);
-    assert!(daemon.wait_within(LIMIT).expect("exit on TERM").success());
-}
-
-#[test]
-fn locked_directory_is_refused() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = logdir(tmp.path(), "log", None);
-    let mut daemon = start(&[], &dir);
-    send(&mut daemon, b"x\n");
-    wait_for(LIMIT, "line", || current(&dir) == b"x\n");
-    let out = ours(&[], &dir, b"y\n");
-    assert_eq!(out.status.code(), Some(111));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stderr),
-        format!(
-            "svlogd: warning: unable to lock directory: {}: temporary failure\n\
-             svlogd: fatal: no functional log directories.\n",
-            dir.display()
-        )
-    );
-    // Two directories, one locked: the other still works.
-    let other = logdir(tmp.path(), "other", None);
-    let mut cmd = tool("svlogd");
-    cmd.arg(&dir).arg(&other);
-    let out = output_with_input(cmd, b"y\n", LIMIT);
-    assert!(out.status.success());
-    assert_eq!(current(&other), b"y\n");
+    let mnt = tmp.path().join("small");
+    fs::create_dir(&mnt).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: cannot mount a tmpfs here");
+        return;
+    }
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(mnt.clone());
+    let main = mnt.join("main");
+    fs::create_dir(&main).unwrap();
+    fs::write(main.join("config"), "N1\nn0\n").unwrap();
+    for i in 1..=3 {
+        fs::write(main.join(format!("@40000000000000000000000{i}.s")), vec![b'o'; 60 * 1024])
+            .unwrap();
+    }
+    let input: Vec<u8> =
+        (0..1500).flat_map(|i| format!("{i:05} {}\n", "y".repeat(93)).into_bytes()).collect();
+    let out = run_in(ours(), &mnt, &["main"], &input);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(fs::read(main.join("current")).unwrap(), input);
+    let left = archived(&main);
+    assert_eq!(left.len(), 1);
+    assert!(left[0].to_string_lossy().ends_with("3.s"));
 }

@@ -7,8 +7,9 @@
 //! enough to write. It never writes more than a directory's room, so a line
 //! longer than the room is split across files, as multilog does.
 
-use super::pattern::{HEAD, matches};
-use super::script::{Action, Script};
+use super::pattern::{HEAD, matches, sv_matches};
+use super::script::{Action, Script, Stamp};
+use crate::tai64::Tai64N;
 
 /// Bytes of `@` + 24 hex digits + space.
 pub const STAMP: usize = 26;
@@ -26,6 +27,8 @@ pub struct Out {
     pub size: u64,
     /// Bytes in `current` plus bytes buffered for it.
     pub bytes: u64,
+    /// Rotate at a line end once `bytes` reaches `size - slack`.
+    pub slack: u64,
     /// Bytes waiting to be written to `current`.
     pub buf: Vec<u8>,
 }
@@ -62,7 +65,16 @@ enum Phase {
 /// The logger's line state.
 pub struct Engine {
     actions: Vec<Action>,
-    stamp: bool,
+    stamp: Stamp,
+    match_stamp: bool,
+    svlogd: bool,
+    /// Bytes of the line (after the stamp) patterns see.
+    head_max: usize,
+    prefixes: Vec<Vec<u8>>,
+    /// svlogd: the line is selected for stderr.
+    alert_sel: bool,
+    /// The prefixes of this line went out already.
+    prefix_done: bool,
     pub outs: Vec<Out>,
     /// Pending bytes for stderr (`e`).
     pub alerts: Vec<u8>,
@@ -79,6 +91,15 @@ pub struct Engine {
     emitted: usize,
     /// Flush a buffer once it holds this much.
     pub flush_at: usize,
+    /// svlogd's `-r`/`-R`: a byte map applied to line contents.
+    pub replace: Option<Box<[u8; 256]>>,
+    /// Datagrams to send: directory index and the stamped, prefixed line.
+    pub datagrams: Vec<(usize, Vec<u8>)>,
+    /// Per directory: (send by UDP, only by UDP).
+    udp: Vec<(bool, bool)>,
+    /// At end of input, complete a last line without newline (multilog)
+    /// rather than drop it (svlogd, when none of it went out yet).
+    pub complete_last: bool,
 }
 
 impl Engine {
@@ -86,19 +107,34 @@ impl Engine {
         Engine {
             actions: script.actions.clone(),
             stamp: script.stamp,
+            match_stamp: script.match_stamp,
+            svlogd: script.svlogd,
+            head_max: script.head,
+            prefixes: script.dirs.iter().map(|d| d.prefix.clone()).collect(),
+            alert_sel: false,
+            prefix_done: false,
             outs: script
                 .dirs
                 .iter()
-                .map(|d| Out { size: d.size, bytes: 0, buf: Vec::with_capacity(1 << 18) })
+                .map(|d| Out {
+                    size: if d.size == 0 { u64::MAX } else { d.size },
+                    bytes: 0,
+                    slack: d.slack,
+                    buf: Vec::with_capacity(1 << 16),
+                })
                 .collect(),
             alerts: Vec::new(),
             status: vec![None; script.status.len()],
             phase: Phase::Start,
-            head: Vec::with_capacity(STAMP + HEAD + 1),
+            head: Vec::with_capacity(STAMP + script.head + 1),
             head_complete: false,
             selected: vec![false; script.dirs.len()],
             emitted: 0,
             flush_at: 1 << 18,
+            replace: None,
+            datagrams: Vec::new(),
+            udp: script.dirs.iter().map(|d| (d.udp.is_some(), d.udp_only)).collect(),
+            complete_last: true,
         }
     }
 
@@ -118,13 +154,14 @@ impl Engine {
         self.selected = selected;
         self.head.clear();
         self.emitted = 0;
+        self.prefix_done = true;
         self.phase = Phase::Body;
     }
 
     /// Whether directory `i` must rotate before more is written to it.
     pub fn due(&self, i: usize) -> bool {
         let out = &self.outs[i];
-        out.bytes >= out.size || (self.phase == Phase::Start && out.bytes + SLACK >= out.size)
+        out.bytes >= out.size || (self.phase == Phase::Start && out.bytes + out.slack >= out.size)
     }
 
     /// Directory `i` was rotated: `current` is empty again.
@@ -136,7 +173,7 @@ impl Engine {
     /// Consume input. `now` gives the hex stamp for a new line (called once
     /// per line, at its first byte). Returns how much was consumed and why it
     /// stopped.
-    pub fn feed(&mut self, input: &[u8], now: &mut dyn FnMut() -> [u8; 24]) -> (usize, Stop) {
+    pub fn feed(&mut self, input: &[u8], now: &mut dyn FnMut() -> Tai64N) -> (usize, Stop) {
         let mut pos = 0;
         loop {
             match self.phase {
@@ -145,18 +182,33 @@ impl Engine {
                         return (pos, Stop::Done);
                     }
                     self.head.clear();
-                    if self.stamp {
-                        self.head.push(b'@');
-                        self.head.extend_from_slice(&now());
-                        self.head.push(b' ');
+                    match self.stamp {
+                        Stamp::None => {}
+                        Stamp::Tai64n => {
+                            self.head.push(b'@');
+                            self.head.extend_from_slice(&now().hex());
+                            self.head.push(b' ');
+                        }
+                        Stamp::Human(sep) => {
+                            self.head.extend_from_slice(&human(now(), sep));
+                            self.head.push(b' ');
+                        }
                     }
+                    self.prefix_done = false;
                     self.phase = Phase::Head;
                 }
                 Phase::Head => {
-                    let limit = (if self.stamp { STAMP } else { 0 }) + HEAD;
+                    // multilog's line buffer holds 1000 bytes, stamp
+                    // included; svlogd's patterns see len bytes after it.
+                    let limit = if self.match_stamp {
+                        self.head_max.max(self.stamp_len() + 1)
+                    } else {
+                        self.stamp_len() + self.head_max
+                    };
                     let want = limit - self.head.len();
                     let avail = &input[pos..];
                     let look = &avail[..avail.len().min(want)];
+                    let from = self.head.len();
                     if let Some(nl) = find_newline(look) {
                         self.head.extend_from_slice(&look[..nl]);
                         self.head_complete = true;
@@ -167,8 +219,10 @@ impl Engine {
                         pos += want;
                     } else {
                         self.head.extend_from_slice(look);
+                        self.map_head(from);
                         return (input.len(), Stop::Done);
                     }
+                    self.map_head(from);
                     self.decide();
                     if self.head_complete {
                         self.head.push(b'\n');
@@ -178,15 +232,25 @@ impl Engine {
                 }
                 Phase::Body => {
                     // First the head, then the rest of the line from input.
+                    if !self.prefix_done && self.emitted >= self.stamp_len() {
+                        self.prefix_done = true;
+                        self.push_prefixes();
+                    }
                     if self.emitted < self.head.len() {
-                        let part = self.head.len() - self.emitted;
+                        let mut part = self.head.len() - self.emitted;
+                        if !self.prefix_done {
+                            part = self.stamp_len() - self.emitted;
+                        }
                         let n = self.room(part);
                         let (head, emitted) = (std::mem::take(&mut self.head), self.emitted);
-                        self.push(&head[emitted..emitted + n]);
+                        self.push(&head[emitted..emitted + n], false);
                         self.head = head;
                         self.emitted += n;
                         if n < part {
                             return (pos, Stop::Rotate);
+                        }
+                        if !self.prefix_done {
+                            continue;
                         }
                         if self.head_complete {
                             if let Some(stop) = self.line_end() {
@@ -204,7 +268,7 @@ impl Engine {
                         None => (avail, false),
                     };
                     let n = self.room(part.len());
-                    self.push(&part[..n]);
+                    self.push(&part[..n], true);
                     pos += n;
                     if n < part.len() {
                         return (pos, Stop::Rotate);
@@ -222,7 +286,11 @@ impl Engine {
     /// End of input: a last line without newline gets one, as multilog
     /// does. Returns how the caller should continue (call again until it
     /// returns Done).
-    pub fn finish(&mut self, now: &mut dyn FnMut() -> [u8; 24]) -> Stop {
+    pub fn finish(&mut self, now: &mut dyn FnMut() -> Tai64N) -> Stop {
+        if self.phase == Phase::Head && !self.complete_last {
+            self.phase = Phase::Start;
+            self.head.clear();
+        }
         if self.phase == Phase::Head {
             self.decide();
             self.head_complete = false;
@@ -247,7 +315,7 @@ impl Engine {
         self.phase = Phase::Start;
         let mut flush = false;
         for (i, out) in self.outs.iter().enumerate() {
-            if self.selected[i] && out.bytes + SLACK >= out.size {
+            if self.selected[i] && out.bytes + out.slack >= out.size {
                 return Some(Stop::Rotate);
             }
             flush |= out.buf.len() >= self.flush_at;
@@ -267,48 +335,172 @@ impl Engine {
         n as usize
     }
 
-    fn push(&mut self, bytes: &[u8]) {
+    fn stamp_len(&self) -> usize {
+        if self.stamp == Stamp::None { 0 } else { STAMP }
+    }
+
+    /// Append each selected directory's prefix (svlogd's `p`).
+    fn push_prefixes(&mut self) {
+        for (i, out) in self.outs.iter_mut().enumerate() {
+            if self.selected[i] && !self.prefixes[i].is_empty() {
+                out.buf.extend_from_slice(&self.prefixes[i]);
+                out.bytes += self.prefixes[i].len() as u64;
+            }
+        }
+    }
+
+    fn push(&mut self, bytes: &[u8], map: bool) {
         if bytes.is_empty() {
             return;
         }
         for (i, out) in self.outs.iter_mut().enumerate() {
             if self.selected[i] {
+                let at = out.buf.len();
                 out.buf.extend_from_slice(bytes);
                 out.bytes += bytes.len() as u64;
+                if let Some(map) = self.replace.as_ref().filter(|_| map) {
+                    for b in &mut out.buf[at..] {
+                        *b = map[*b as usize];
+                    }
+                }
+            }
+        }
+    }
+
+    /// Apply the byte map to the head collected from `from` on.
+    fn map_head(&mut self, from: usize) {
+        if let Some(map) = &self.replace {
+            for b in &mut self.head[from..] {
+                *b = map[*b as usize];
             }
         }
     }
 
     /// Run the actions on the head (stamp included, newline excluded).
     fn decide(&mut self) {
-        let line = &self.head[..];
+        let skip = if self.match_stamp { 0 } else { self.stamp_len().min(self.head.len()) };
+        let line = &self.head[skip..];
+        let whole = &self.head[..];
+        let sv = self.svlogd;
+        let test = |p: &[u8]| if sv { sv_matches(p, line) } else { matches(p, line) };
         let mut selected = true;
+        self.alert_sel = false;
         for action in &self.actions {
             match action {
                 Action::Select(p) => {
-                    if !selected && matches(p, line) {
+                    if !selected && test(p) {
                         selected = true;
                     }
                 }
                 Action::Deselect(p) => {
-                    if selected && matches(p, line) {
+                    if selected && test(p) {
                         selected = false;
+                    }
+                }
+                Action::Reset => {
+                    selected = true;
+                    self.alert_sel = false;
+                }
+                Action::AlertSelect(p) => {
+                    if !self.alert_sel && test(p) {
+                        self.alert_sel = true;
+                    }
+                }
+                Action::AlertDeselect(p) => {
+                    if self.alert_sel && test(p) {
+                        self.alert_sel = false;
+                    }
+                }
+                Action::SvAlert(i) => {
+                    if self.alert_sel {
+                        let cut = skip.min(whole.len());
+                        self.alerts.extend_from_slice(&whole[..cut]);
+                        self.alerts.extend_from_slice(&self.prefixes[*i]);
+                        self.alerts.extend_from_slice(line);
+                        if !self.head_complete {
+                            self.alerts.extend_from_slice(b"...");
+                        }
+                        self.alerts.push(b'\n');
                     }
                 }
                 Action::Alert => {
                     if selected {
-                        alert(&mut self.alerts, line);
+                        alert(&mut self.alerts, whole);
                     }
                 }
                 Action::Status(i) => {
                     if selected {
-                        self.status[*i] = Some(status_contents(line));
+                        self.status[*i] = Some(status_contents(whole));
                     }
                 }
-                Action::Dir(i) => self.selected[*i] = selected,
+                Action::Dir(i) => {
+                    let (udp, only) = self.udp[*i];
+                    if udp && selected {
+                        let cut = skip.min(whole.len());
+                        let mut gram = whole[..cut].to_vec();
+                        gram.extend_from_slice(&self.prefixes[*i]);
+                        gram.extend_from_slice(line);
+                        if !self.head_complete {
+                            gram.extend_from_slice(b"...");
+                        }
+                        gram.push(b'\n');
+                        self.datagrams.push((*i, gram));
+                    }
+                    self.selected[*i] = selected && !only;
+                }
             }
         }
     }
+}
+
+/// svlogd's readable UTC stamp: `YYYY-MM-DD_HH:MM:SS.xxxxx` (`sep`
+/// between date and time; five decimals, truncated).
+pub fn human(t: Tai64N, sep: u8) -> [u8; 25] {
+    let secs = t.unix_secs();
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let mut out = [0u8; 25];
+    let mut put = |at: usize, width: usize, mut value: u64| {
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    put(0, 4, year.rem_euclid(10_000) as u64);
+    put(5, 2, month as u64);
+    put(8, 2, day as u64);
+    put(11, 2, (rem / 3600) as u64);
+    put(14, 2, (rem / 60 % 60) as u64);
+    put(17, 2, (rem % 60) as u64);
+    put(20, 5, u64::from(t.nanos / 10_000));
+    out[4] = b'-';
+    out[7] = b'-';
+    out[10] = sep;
+    out[13] = b':';
+    out[16] = b':';
+    out[19] = b'.';
+    out
+}
+
+/// svlogd's replacement map: bytes outside 0x20..0x7e (newline kept) and
+/// bytes in `also` become `with`.
+pub fn replacement(with: u8, also: &[u8]) -> Box<[u8; 256]> {
+    let mut map = Box::new([0u8; 256]);
+    for (i, m) in map.iter_mut().enumerate() {
+        let b = i as u8;
+        *m = if b != b'\n' && (!(0x20..0x7f).contains(&b) || also.contains(&b)) { with } else { b };
+    }
+    map
 }
 
 /// What `e` prints for a line: the first 200 bytes, `...` if cut, newline.
@@ -370,15 +562,20 @@ mod tests {
         Engine::new(&parse(&args))
     }
 
-    fn clock() -> impl FnMut() -> [u8; 24] {
-        let mut n = 0u8;
+    fn clock() -> impl FnMut() -> Tai64N {
+        let mut n = 0u32;
         move || {
             n += 1;
-            let mut s = [b'0'; 24];
-            s[0] = b'4';
-            s[23] = b'0' + n % 10;
-            s
+            Tai64N { secs: 1 << 62, nanos: n % 10 }
         }
+    }
+
+    #[test]
+    fn human_stamps() {
+        let t = Tai64N { secs: crate::tai64::UNIX_EPOCH_LABEL + 1_764_052_429, nanos: 611_399_999 };
+        assert_eq!(&human(t, b'_'), b"2025-11-25_06:33:49.61139");
+        let t = Tai64N { secs: crate::tai64::UNIX_EPOCH_LABEL + 951_782_400, nanos: 0 };
+        assert_eq!(&human(t, b'T'), b"2000-02-29T00:00:00.00000");
     }
 
     /// Feed everything, rotating (recording file contents) as needed.
@@ -425,6 +622,14 @@ mod tests {
         let mut e = engine(&["./a"]);
         let f = run(&mut e, b"one\ntw");
         assert_eq!(f[0], vec![b"one\ntw\n".to_vec()]);
+    }
+
+    #[test]
+    fn last_line_dropped_for_svlogd() {
+        let mut e = engine(&["./a"]);
+        e.complete_last = false;
+        let f = run(&mut e, b"one\ntw");
+        assert_eq!(f[0], vec![b"one\n".to_vec()]);
     }
 
     #[test]

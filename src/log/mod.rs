@@ -6,6 +6,7 @@ pub mod dir;
 pub mod engine;
 pub mod once;
 pub mod pattern;
+pub mod run;
 pub mod script;
 pub mod svlogd_config;
 pub mod svlogd_dir;

@@ -62,3 +62,73 @@ mod tests {
         assert!(!matches(b"a*b", b"aXX"));
     }
 }
+
+/// runit's svlogd pattern match (pmatch): like [`matches`], and a `+`
+/// matches the pattern character after it one or more times. As in runit, a
+/// line used up by a `+` run matches whatever pattern is left.
+pub fn sv_matches(pattern: &[u8], line: &[u8]) -> bool {
+    let mut pat = pattern;
+    let mut buf = line;
+    loop {
+        let Some((&ch, rest)) = pat.split_first() else {
+            return buf.is_empty();
+        };
+        pat = rest;
+        match ch {
+            b'*' => {
+                let Some(&next) = pat.first() else {
+                    return true;
+                };
+                match buf.iter().position(|&b| b == next) {
+                    Some(at) => buf = &buf[at..],
+                    None => return false,
+                }
+            }
+            b'+' => {
+                let Some((&want, rest)) = pat.split_first() else {
+                    return false;
+                };
+                pat = rest;
+                if buf.first() != Some(&want) {
+                    return false;
+                }
+                while let Some(&b) = buf.first() {
+                    if b != want {
+                        break;
+                    }
+                    buf = &buf[1..];
+                }
+                if buf.is_empty() {
+                    return true;
+                }
+            }
+            _ => match buf.split_first() {
+                Some((&b, rest)) if b == ch => buf = rest,
+                _ => return false,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod sv_tests {
+    use super::sv_matches;
+
+    #[test]
+    fn plus_repeats_the_next_character() {
+        assert!(sv_matches(b"a+b", b"ab"));
+        assert!(sv_matches(b"a+b", b"abbb"));
+        assert!(!sv_matches(b"a+b", b"aaab"));
+        assert!(!sv_matches(b"a+b", b"a"));
+        assert!(sv_matches(b"+ab", b"aaab"));
+        // runit: the line ends inside a `+` run: match.
+        assert!(sv_matches(b"+ax", b"aa"));
+    }
+
+    #[test]
+    fn star_as_in_daemontools() {
+        assert!(sv_matches(b"*: *: pid *", b"tcpsvd: info: pid 1977 from 10.4.1.14"));
+        assert!(!sv_matches(b"*pid*", b"tcpsvd: info: pid 1977 from 10.4.1.14"));
+        assert!(sv_matches(b"*", b""));
+    }
+}

@@ -16,9 +16,38 @@ pub const NUM_DEFAULT: usize = 10;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirSpec {
     pub path: PathBuf,
+    /// Maximum size of `current`; 0: never rotate for size (svlogd).
     pub size: u64,
+    /// multilog: files kept, `current` included. svlogd: old files kept
+    /// (0: all).
     pub num: usize,
     pub processor: Option<Vec<u8>>,
+    /// Rotate at a line end once `current` holds size minus this.
+    pub slack: u64,
+    /// Written after the stamp of every line (svlogd's `p`).
+    pub prefix: Vec<u8>,
+    /// Rotate a non-empty `current` this many seconds after it was begun
+    /// (svlogd's `t`); 0: never.
+    pub max_age: u64,
+    /// svlogd's `u`/`U`: send selected lines to this address; with
+    /// `udp_only`, do not write them to the directory.
+    pub udp: Option<std::net::SocketAddr>,
+    pub udp_only: bool,
+    /// svlogd's `N`: on a full disk, delete old files down to this many
+    /// (0: never).
+    pub min: usize,
+}
+
+/// How lines are stamped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Stamp {
+    #[default]
+    None,
+    /// `@` and 24 hex digits of TAI64N.
+    Tai64n,
+    /// `YYYY-MM-DD_HH:MM:SS.xxxxx` in UTC; the byte is the date/time
+    /// separator (`_` or `T`).
+    Human(u8),
 }
 
 /// One action, applied in order to every line.
@@ -30,6 +59,14 @@ pub enum Action {
     Deselect(Vec<u8>),
     /// `e`: print the selected line's head on stderr.
     Alert,
+    /// svlogd: start a directory's rules (select the line, no alert).
+    Reset,
+    /// svlogd `ePATTERN` / `EPATTERN`: select / deselect for stderr.
+    AlertSelect(Vec<u8>),
+    AlertDeselect(Vec<u8>),
+    /// svlogd: print the line on stderr if selected for it, with directory
+    /// index's prefix.
+    SvAlert(usize),
     /// `=FILE`: the status file with index into [`Script::status`].
     Status(usize),
     /// A directory, index into [`Script::dirs`].
@@ -39,8 +76,13 @@ pub enum Action {
 /// A parsed script.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Script {
-    /// `t` came first: stamp every line.
-    pub stamp: bool,
+    pub stamp: Stamp,
+    /// Patterns see the stamp (multilog) or not (svlogd).
+    pub match_stamp: bool,
+    /// svlogd's pattern syntax (`+` repeats).
+    pub svlogd: bool,
+    /// How much of a line patterns, `e` and `=FILE` see.
+    pub head: usize,
     pub actions: Vec<Action>,
     pub dirs: Vec<DirSpec>,
     pub status: Vec<PathBuf>,
@@ -59,7 +101,7 @@ fn number(text: &[u8]) -> u64 {
 /// Parse the script. Arguments multilog does not know are ignored, as
 /// multilog ignores them.
 pub fn parse(args: &[OsString]) -> Script {
-    let mut script = Script::default();
+    let mut script = Script { match_stamp: true, head: super::pattern::HEAD, ..Script::default() };
     let mut size = SIZE_DEFAULT;
     let mut num = NUM_DEFAULT;
     let mut processor: Option<Vec<u8>> = None;
@@ -69,7 +111,7 @@ pub fn parse(args: &[OsString]) -> Script {
             continue;
         };
         match first {
-            b't' if i == 0 => script.stamp = true,
+            b't' if i == 0 => script.stamp = Stamp::Tai64n,
             b's' => size = number(rest).clamp(SIZE_MIN, SIZE_MAX),
             b'n' => num = (number(rest).min(usize::MAX as u64) as usize).max(NUM_MIN),
             b'!' => processor = Some(rest.to_vec()),
@@ -86,6 +128,12 @@ pub fn parse(args: &[OsString]) -> Script {
                     size,
                     num,
                     processor: processor.clone(),
+                    slack: super::engine::SLACK,
+                    prefix: Vec::new(),
+                    max_age: 0,
+                    udp: None,
+                    udp_only: false,
+                    min: 0,
                 });
                 script.actions.push(Action::Dir(script.dirs.len() - 1));
             }
@@ -106,7 +154,7 @@ mod tests {
     #[test]
     fn defaults_and_settings() {
         let s = p(&["t", "./a", "s5000", "n3", "!gzip", "/b"]);
-        assert!(s.stamp);
+        assert_eq!(s.stamp, Stamp::Tai64n);
         assert_eq!(s.dirs[0].size, SIZE_DEFAULT);
         assert_eq!(s.dirs[0].num, NUM_DEFAULT);
         assert_eq!(s.dirs[0].processor, None);
@@ -127,7 +175,7 @@ mod tests {
     #[test]
     fn t_only_first_and_unknown_ignored() {
         let s = p(&["./a", "t", "foo", "e"]);
-        assert!(!s.stamp);
+        assert_eq!(s.stamp, Stamp::None);
         assert_eq!(s.actions, vec![Action::Dir(0), Action::Alert]);
     }
 

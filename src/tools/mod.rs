@@ -6,6 +6,7 @@ use std::io::Write;
 use crate::fail::Failure;
 
 pub mod install;
+pub mod multilog;
 pub mod readproctitle;
 pub mod supervise;
 pub mod svc;
@@ -49,7 +50,12 @@ pub static TOOLS: &[Tool] = &[
         main: tai64nlocal::main,
         summary: "turn TAI64N stamps into local time",
     },
-    Tool { name: "svlogd", main: svlogd::main, summary: "runit's logger: rotated log directories" },
+    Tool { name: "multilog", main: multilog::main, summary: "write a log to rotated directories" },
+    Tool {
+        name: "svlogd",
+        main: svlogd::main,
+        summary: "runit's logger, configured per directory",
+    },
 ];
 
 /// The tool called `name`, if any.

@@ -1,0 +1,412 @@
+//! The logger's main loop, shared by `multilog` and `svlogd`: read (or
+//! peek at) standard input, feed the engine, write, rotate, and take the
+//! input off the pipe only once it is written.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::BorrowedFd;
+use std::os::unix::fs::FileExt;
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::Signal;
+
+use super::dir::{LogDir, warn};
+use super::engine::{Engine, Stop, find_newline};
+use super::once::{Note, NoteFile, Peeker, hash, is_pipe};
+use super::pattern::HEAD;
+use crate::fail::Failure;
+use crate::sys::SelfPipe;
+use crate::tai64::Tai64N;
+
+/// Bytes taken from stdin at a time (a quarter of the pipe: smaller buffers
+/// measured faster than 1 MiB and keep the resident size low).
+const CHUNK: usize = 1 << 18;
+
+/// Rebuild the engine and directories (svlogd's SIGHUP).
+pub type Reload<'a> = &'a dyn Fn() -> Result<(Engine, Vec<LogDir>), Failure>;
+
+/// Run a logger until end of input or SIGTERM. `dirs` are locked but not
+/// started; `status` are the open `=FILE` files. With `reload`, SIGHUP
+/// closes every directory at the next line end and calls it.
+pub fn run(
+    prog: &'static str,
+    engine: Engine,
+    dirs: Vec<LogDir>,
+    status: Vec<File>,
+    reload: Option<Reload<'_>>,
+) -> Result<(), Failure> {
+    let mut catch = vec![Signal::SIGALRM, Signal::SIGTERM];
+    if reload.is_some() {
+        catch.push(Signal::SIGHUP);
+    }
+    let signals = SelfPipe::catch(&catch).map_err(|e| Failure::sys("catch signals", &e))?;
+    let stdin = io::stdin();
+    let fd = std::os::fd::AsFd::as_fd(&stdin);
+    let mut once = None;
+    if is_pipe(fd) && !dirs.is_empty() {
+        if let (Ok(peeker), Ok(note)) = (Peeker::new(fd), NoteFile::open(&dirs[0].file("pending")))
+        {
+            once = Some((peeker, note));
+        }
+    }
+    let mut logger = Logger {
+        prog,
+        engine,
+        dirs,
+        status,
+        signals,
+        once,
+        exiting: false,
+        hup: false,
+        reload,
+        udp: None,
+    };
+    logger.recover(fd);
+    logger.start()?;
+    logger.run(fd)
+}
+
+struct Logger<'a> {
+    prog: &'static str,
+    /// SIGHUP came: reload at the next line end.
+    hup: bool,
+    reload: Option<Reload<'a>>,
+    /// Socket for svlogd's `u`/`U`, opened when first needed.
+    udp: Option<std::net::UdpSocket>,
+    engine: Engine,
+    dirs: Vec<LogDir>,
+    status: Vec<File>,
+    signals: SelfPipe,
+    once: Option<(Peeker, NoteFile)>,
+    exiting: bool,
+}
+
+fn now() -> Tai64N {
+    Tai64N::now()
+}
+
+impl Logger<'_> {
+    /// A note left by a killed logger: if its bytes are still at the head
+    /// of stdin, cut `current` back to where they started, so they are
+    /// written (once) again.
+    fn recover(&mut self, fd: BorrowedFd<'_>) {
+        let Some((peeker, note_file)) = &mut self.once else {
+            return;
+        };
+        let Some(note) = note_file.pending() else {
+            return;
+        };
+        if note.sizes.len() == self.dirs.len() && note.len as usize <= peeker.capacity {
+            let mut buf = Vec::new();
+            let same = matches!(peeker.peek(fd, &mut buf, note.len as usize), Ok(n) if n as u64 == note.len)
+                && hash(&buf) == note.hash;
+            if same {
+                for (dir, &size) in self.dirs.iter().zip(&note.sizes) {
+                    if dir.current_len().is_ok_and(|len| len > size) {
+                        let _ = dir.truncate_current(size);
+                    }
+                }
+                if let Some(sel) = note.midline {
+                    self.engine.resume_body(sel);
+                }
+            }
+        }
+        let _ = note_file.done();
+    }
+
+    fn start(&mut self) -> Result<(), Failure> {
+        for (i, dir) in self.dirs.iter_mut().enumerate() {
+            self.engine.outs[i].bytes = dir.start()?;
+        }
+        Ok(())
+    }
+
+    /// Close every directory and open them again with fresh settings.
+    fn reload(&mut self) -> Result<(), Failure> {
+        self.hup = false;
+        let Some(reload) = self.reload else {
+            return Ok(());
+        };
+        self.flush();
+        for dir in &self.dirs {
+            dir.close();
+        }
+        self.dirs.clear();
+        let (engine, dirs) = reload()?;
+        self.engine = engine;
+        self.dirs = dirs;
+        if let Some((_, note)) = &mut self.once {
+            if let Some(first) = self.dirs.first() {
+                if let Ok(fresh) = NoteFile::open(&first.file("pending")) {
+                    *note = fresh;
+                }
+            }
+        }
+        self.start()
+    }
+
+    fn run(&mut self, fd: BorrowedFd<'_>) -> Result<(), Failure> {
+        let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
+        let mut waits = 0;
+        let mut last_len = 0;
+        // A line has begun in the pipe but is not taken yet.
+        let mut partial = false;
+        loop {
+            self.take_signals();
+            if self.hup && self.engine.at_line_start() {
+                self.reload()?;
+            }
+            if self.exiting && self.engine.at_line_start() && !partial {
+                break;
+            }
+            let timeout = self.rotate_old();
+            let hup = match self.wait(fd, timeout) {
+                Some(hup) => hup,
+                None => continue,
+            };
+            let n = match &mut self.once {
+                Some((peeker, _)) => match peeker.peek(fd, &mut buf, CHUNK) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    Err(e) => {
+                        // tee(2) refused: read plainly from now on.
+                        warn(self.prog, "unable to peek at standard input, reading it", &e);
+                        if let Some((_, note)) = &self.once {
+                            let _ = note.done();
+                        }
+                        self.once = None;
+                        continue;
+                    }
+                },
+                None => {
+                    buf.resize(CHUNK, 0);
+                    match nix::unistd::read(fd, &mut buf) {
+                        Ok(n) => {
+                            buf.truncate(n);
+                            n
+                        }
+                        Err(Errno::EINTR | Errno::EAGAIN) => continue,
+                        Err(e) => {
+                            warn(self.prog, "unable to read standard input", &e.into());
+                            break;
+                        }
+                    }
+                }
+            };
+            if n == 0 {
+                break;
+            }
+            let peeking = self.once.is_some();
+            let mut len = n;
+            if self.exiting {
+                if let Some(nl) = find_newline(&buf[..n]) {
+                    len = nl + 1;
+                }
+                partial = false;
+            } else if peeking {
+                match buf[..n].iter().rposition(|&b| b == b'\n') {
+                    Some(nl) => len = nl + 1,
+                    None if self.engine.at_line_start() && n < HEAD && !hup => {
+                        // A line's head is still coming: wait for it
+                        // rather than take a part of it.
+                        if n != last_len {
+                            waits = 0;
+                            last_len = n;
+                        }
+                        waits += 1;
+                        if waits < 100 {
+                            partial = true;
+                            self.wait_signal(10);
+                            continue;
+                        }
+                    }
+                    None => {}
+                }
+            }
+            waits = 0;
+            last_len = 0;
+            if !self.exiting {
+                partial = len < n;
+            }
+            self.process(fd, &buf[..len]);
+            if !peeking && self.exiting {
+                // Plain reads cannot give back the rest, as with multilog.
+                continue;
+            }
+        }
+        self.finish();
+        Ok(())
+    }
+
+    /// Feed `data`, writing and (when peeking) consuming batch by batch.
+    fn process(&mut self, fd: BorrowedFd<'_>, data: &[u8]) {
+        let mut off = 0;
+        while off < data.len() {
+            self.rotate_due();
+            let midline = self.engine.line_state();
+            let known = self.engine.at_line_start() || midline.is_some();
+            let sizes: Vec<u64> = self.engine.outs.iter().map(|o| o.bytes).collect();
+            let (used, stop) = self.engine.feed(&data[off..], &mut now);
+            let batch = &data[off..off + used];
+            if let Some((_, note_file)) = &self.once {
+                if known && used > 0 {
+                    let note = Note { len: used as u64, hash: hash(batch), midline, sizes };
+                    if let Err(e) = note_file.write(&note) {
+                        warn(self.prog, "unable to write pending note", &e);
+                    }
+                } else {
+                    let _ = note_file.done();
+                }
+            }
+            self.flush();
+            if let Some((peeker, note_file)) = &mut self.once {
+                // No fdatasync here: the page cache outlives a killed
+                // logger, and syncing every batch would cost more than the
+                // rest of the work (current is synced at rotation and exit).
+                if used > 0 {
+                    if let Err(e) = peeker.consume(fd, used) {
+                        warn(self.prog, "unable to read standard input", &e);
+                    }
+                }
+                let _ = note_file.done();
+            }
+            off += used;
+            if stop == Stop::Rotate {
+                self.rotate_due();
+            }
+        }
+    }
+
+    fn rotate_due(&mut self) {
+        for i in 0..self.dirs.len() {
+            if self.engine.due(i) {
+                self.rotate(i);
+            }
+        }
+    }
+
+    fn rotate(&mut self, i: usize) {
+        self.flush();
+        self.dirs[i].rotate();
+        self.engine.rotated(i);
+    }
+
+    /// Write out everything the engine produced.
+    fn flush(&mut self) {
+        for (i, gram) in self.engine.datagrams.drain(..) {
+            if let Some(addr) = self.dirs[i].spec.udp {
+                if self.udp.is_none() {
+                    self.udp = std::net::UdpSocket::bind(("0.0.0.0", 0)).ok();
+                }
+                if let Some(sock) = &self.udp {
+                    let _ = sock.send_to(&gram, addr);
+                }
+            }
+        }
+        if !self.engine.alerts.is_empty() {
+            let _ = io::stderr().write_all(&self.engine.alerts);
+            self.engine.alerts.clear();
+        }
+        for (i, contents) in self.engine.status.iter_mut().enumerate() {
+            if let Some(contents) = contents.take() {
+                let _ = self.status[i].write_all_at(&contents[..], 0);
+            }
+        }
+        for (out, dir) in self.engine.outs.iter_mut().zip(&mut self.dirs) {
+            if !out.buf.is_empty() {
+                let before = out.bytes - out.buf.len() as u64;
+                dir.write(&out.buf, before);
+                out.buf.clear();
+            }
+        }
+    }
+
+    fn take_signals(&mut self) {
+        let got = self.signals.take();
+        if got.has(Signal::SIGTERM) {
+            self.exiting = true;
+        }
+        if got.has(Signal::SIGHUP) {
+            self.hup = true;
+        }
+        if got.has(Signal::SIGALRM) {
+            for i in 0..self.dirs.len() {
+                if self.engine.outs[i].bytes > 0 {
+                    self.rotate(i);
+                }
+            }
+        }
+    }
+
+    /// Wait for input or a signal. Some(hangup) when stdin is ready, None
+    /// when a signal came (or the wait was interrupted).
+    /// Rotate every non-empty `current` past its maximum age; how many
+    /// milliseconds until the next one is due, if any.
+    fn rotate_old(&mut self) -> Option<u16> {
+        let mut next: Option<u16> = None;
+        for i in 0..self.dirs.len() {
+            let age = self.dirs[i].spec.max_age;
+            if age == 0 || self.engine.outs[i].bytes == 0 {
+                continue;
+            }
+            let due = self.dirs[i].begun + std::time::Duration::from_secs(age);
+            let left = due.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                self.rotate(i);
+                continue;
+            }
+            let ms = left.as_millis().clamp(1, u128::from(u16::MAX)) as u16;
+            next = Some(next.map_or(ms, |n| n.min(ms)));
+        }
+        next
+    }
+
+    fn wait(&self, fd: BorrowedFd<'_>, timeout: Option<u16>) -> Option<bool> {
+        let mut fds =
+            [PollFd::new(fd, PollFlags::POLLIN), PollFd::new(self.signals.fd(), PollFlags::POLLIN)];
+        let timeout = timeout.map_or(PollTimeout::NONE, PollTimeout::from);
+        match poll(&mut fds, timeout) {
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+        let sig = fds[1].revents().unwrap_or(PollFlags::empty());
+        if !sig.is_empty() {
+            return None;
+        }
+        let ev = fds[0].revents().unwrap_or(PollFlags::empty());
+        if ev.is_empty() {
+            return None;
+        }
+        Some(
+            ev.contains(PollFlags::POLLHUP)
+                || ev.contains(PollFlags::POLLERR)
+                || ev.contains(PollFlags::POLLNVAL),
+        )
+    }
+
+    fn wait_signal(&self, ms: u16) {
+        let mut fds = [PollFd::new(self.signals.fd(), PollFlags::POLLIN)];
+        let _ = poll(&mut fds, PollTimeout::from(ms));
+    }
+
+    /// End of input (or SIGTERM at a line end): complete the last line,
+    /// write everything, mark `current` complete.
+    fn finish(&mut self) {
+        loop {
+            let stop = self.engine.finish(&mut now);
+            self.flush();
+            self.rotate_due();
+            if stop == Stop::Done {
+                break;
+            }
+        }
+        self.flush();
+        for dir in &self.dirs {
+            dir.close();
+        }
+        if let Some((_, note_file)) = &self.once {
+            let _ = note_file.done();
+        }
+    }
+}
