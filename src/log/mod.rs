@@ -8,3 +8,5 @@ pub mod once;
 pub mod pattern;
 pub mod run;
 pub mod script;
+pub mod svlogd_config;
+pub mod svlogd_dir;

@@ -1,0 +1,449 @@
+//! svlogd against runit's own svlogd (Debian's /usr/bin/svlogd): the same
+//! input and config in two directories, the same files must come out.
+
+mod common;
+
+use std::fs;
+use std::io::Write;
+use std::net::UdpSocket;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use common::{Spawned, output_with_input, tool, wait_for};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// A log directory's files: name (an `@` file as `@.s`/`@.u`, in order),
+/// mode and contents; `lock` and `config` left out.
+fn snapshot(dir: &Path) -> Vec<(String, u32, Vec<u8>)> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "lock" && n != "config")
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|name| {
+            let path = dir.join(&name);
+            let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
+            let shown = if name.starts_with('@') && name.len() == 27 {
+                format!("@.{}", &name[26..])
+            } else {
+                name
+            };
+            (shown, mode, fs::read(&path).unwrap())
+        })
+        .collect()
+}
+
+/// A fresh log directory `name` under `base` with `config`.
+fn logdir(base: &Path, name: &str, config: Option<&str>) -> PathBuf {
+    let dir = base.join(name);
+    fs::create_dir(&dir).unwrap();
+    if let Some(config) = config {
+        fs::write(dir.join("config"), config).unwrap();
+    }
+    dir
+}
+
+fn ours(args: &[&str], dir: &Path, input: &[u8]) -> Output {
+    let mut cmd = tool("svlogd");
+    cmd.args(args).arg(dir);
+    output_with_input(cmd, input, LIMIT)
+}
+
+fn theirs(program: &Path, args: &[&str], dir: &Path, input: &[u8]) -> Output {
+    let mut cmd = Command::new(program);
+    cmd.args(args).arg(dir);
+    output_with_input(cmd, input, LIMIT)
+}
+
+/// Run both on the same input and config; assert the same files, stderr
+/// and exit code. Returns our directory.
+fn compare(
+    program: &Path,
+    base: &Path,
+    args: &[&str],
+    config: Option<&str>,
+    input: &[u8],
+) -> PathBuf {
+    let a = logdir(base, "ours", config);
+    let b = logdir(base, "theirs", config);
+    let out_a = ours(args, &a, input);
+    let out_b = theirs(program, args, &b, input);
+    assert_eq!(out_a.status.code(), out_b.status.code());
+    assert_eq!(
+        String::from_utf8_lossy(&out_a.stderr),
+        String::from_utf8_lossy(&out_b.stderr).replace(&*b.to_string_lossy(), &a.to_string_lossy())
+    );
+    assert_eq!(snapshot(&a), snapshot(&b));
+    a
+}
+
+#[test]
+fn usage_and_bad_directories() {
+    let program = require_debian!("svlogd");
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("missing");
+    let missing = missing.to_str().unwrap();
+    for args in [
+        vec![],
+        vec!["-x", "d"],
+        vec!["-l"],
+        vec!["-l", "5", "-b", "3", "d"],
+        vec!["-r", "ab", "d"],
+        vec![missing],
+    ] {
+        let a = output_within_null(tool("svlogd"), &args);
+        let mut theirs = Command::new(&program);
+        std::os::unix::process::CommandExt::arg0(&mut theirs, "svlogd");
+        let b = output_within_null(theirs, &args);
+        assert_eq!(a.status.code(), Some(111), "{args:?}");
+        assert_eq!(a.status.code(), b.status.code(), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&a.stderr),
+            String::from_utf8_lossy(&b.stderr),
+            "{args:?}"
+        );
+    }
+}
+
+fn output_within_null(mut cmd: Command, args: &[&str]) -> Output {
+    cmd.args(args);
+    common::output_within(cmd, LIMIT)
+}
+
+#[test]
+fn selection_prefix_and_stderr_like_runit() {
+    let program = require_debian!("svlogd");
+    let tmp = tempfile::tempdir().unwrap();
+    let config = "# comment\n\npPFX:\n-*\n+fo*\n-*x\ne*\nE*two\n+a+bc\n";
+    let input = b"foo one\nbar two\nfox\nfoe two\nabbbc\nac\nabc\n\nlast without newline";
+    let dir = compare(&program, tmp.path(), &[], Some(config), input);
+    assert_eq!(
+        fs::read(dir.join("current")).unwrap(),
+        b"PFX:foo one\nPFX:foe two\nPFX:abbbc\nPFX:abc\n"
+    );
+}
+
+#[test]
+fn replacing_characters_like_runit() {
+    let program = require_debian!("svlogd");
+    for args in [&["-r", "X"][..], &["-R", "b"], &["-r", "X", "-R", "ab"]] {
+        let tmp = tempfile::tempdir().unwrap();
+        compare(&program, tmp.path(), args, Some("-*b*\n"), b"ab\tc\x01d\xc3\xa9~\nxyz\n");
+    }
+}
+
+#[test]
+fn long_lines_like_runit() {
+    let program = require_debian!("svlogd");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut input = b"abcdefghijklmnopqrstuvwxyz\nshort\n".to_vec();
+    input.extend_from_slice(&[b'q'; 50]);
+    input.extend_from_slice(b"\nzzzzzzzzzzzzzzz\nnot kept\nlast long line without newline");
+    let dir = compare(&program, tmp.path(), &["-l", "10", "-b", "20"], Some("e*\n-not*\n"), &input);
+    let current = fs::read(dir.join("current")).unwrap();
+    assert!(current.starts_with(b"abcdefghijklmnopqrstuvwxyz\nshort\n"));
+    assert!(current.ends_with(b"last long line without newline\n"));
+}
+
+#[test]
+fn partial_last_line_dropped_like_runit() {
+    let program = require_debian!("svlogd");
+    for n in [9, 10, 11] {
+        let tmp = tempfile::tempdir().unwrap();
+        compare(&program, tmp.path(), &["-l", "10", "-b", "12"], None, &vec![b'a'; n]);
+    }
+}
+
+fn numbered(lines: std::ops::Range<u32>, pad: &str) -> Vec<u8> {
+    lines.map(|i| format!("line number {i} {pad}\n")).collect::<String>().into_bytes()
+}
+
+#[test]
+fn rotation_at_size_and_number_like_runit() {
+    let program = require_debian!("svlogd");
+    let tmp = tempfile::tempdir().unwrap();
+    let input = numbered(10..40, "xxxxxxxxx");
+    let dir = compare(&program, tmp.path(), &[], Some("s100\nn3\n"), &input);
+    let snap = snapshot(&dir);
+    assert_eq!(snap.iter().filter(|f| f.0 == "@.s").count(), 3);
+    for (name, mode, contents) in &snap {
+        if name == "@.s" {
+            assert_eq!((*mode, contents.len()), (0o744, 100));
+        }
+    }
+}
+
+#[test]
+fn rotation_near_full_at_line_end_like_runit() {
+    let program = require_debian!("svlogd");
+    let tmp = tempfile::tempdir().unwrap();
+    let input = numbered(10..40, "xxxxxxxxxxxxxx");
+    let dir = compare(&program, tmp.path(), &["-l", "100"], Some("s200\nn0\n"), &input);
+    let olds: Vec<_> = snapshot(&dir).into_iter().filter(|f| f.0 == "@.s").collect();
+    assert_eq!(olds.len(), 7);
+    assert!(olds.iter().all(|f| f.2.len() == 120 && f.2.ends_with(b"\n")));
+}
+
+#[test]
+fn unfinished_current_saved_and_finished_one_appended_like_runit() {
+    let program = require_debian!("svlogd");
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, mode) in [("ours", 0o644), ("theirs", 0o644), ("ours2", 0o744), ("theirs2", 0o744)] {
+        let dir = logdir(tmp.path(), name, None);
+        fs::write(dir.join("current"), "old\n").unwrap();
+        fs::set_permissions(dir.join("current"), fs::Permissions::from_mode(mode)).unwrap();
+    }
+    for (a, b) in [("ours", "theirs"), ("ours2", "theirs2")] {
+        let (a, b) = (tmp.path().join(a), tmp.path().join(b));
+        assert!(ours(&[], &a, b"new\n").status.success());
+        assert!(theirs(&program, &[], &b, b"new\n").status.success());
+        assert_eq!(snapshot(&a), snapshot(&b));
+    }
+    let snap = snapshot(&tmp.path().join("ours"));
+    assert_eq!(snap[0], ("@.u".to_string(), 0o644, b"old\n".to_vec()));
+    assert_eq!(snap[1], ("current".to_string(), 0o744, b"new\n".to_vec()));
+    assert_eq!(fs::read(tmp.path().join("ours2/current")).unwrap(), b"old\nnew\n");
+}
+
+/// Whether `line` starts with a stamp of `shape` (`9` = a digit).
+fn shaped(line: &[u8], shape: &str) -> bool {
+    line.len() >= shape.len()
+        && shape
+            .bytes()
+            .zip(line)
+            .all(|(s, &b)| if s == b'9' { b.is_ascii_digit() } else { s == b })
+}
+
+#[test]
+fn time_stamps() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (flag, shape) in [
+        ("-tt", "9999-99-99_99:99:99.99999 "),
+        ("-ttt", "9999-99-99T99:99:99.99999 "),
+        ("-tttt", "9999-99-99T99:99:99.99999 "),
+    ] {
+        let dir = logdir(tmp.path(), flag, Some("pP:\n-*skip*\n"));
+        assert!(ours(&[flag], &dir, b"one\nskip me\ntwo\n").status.success());
+        let current = fs::read(dir.join("current")).unwrap();
+        let lines: Vec<&[u8]> = current.split_inclusive(|&b| b == b'\n').collect();
+        assert_eq!(lines.len(), 2, "{flag}");
+        for (line, text) in lines.iter().zip(["P:one\n", "P:two\n"]) {
+            assert!(shaped(line, shape), "{flag}: {}", String::from_utf8_lossy(line));
+            assert_eq!(&line[shape.len()..], text.as_bytes());
+        }
+        let year: i32 = std::str::from_utf8(&current[..4]).unwrap().parse().unwrap();
+        assert!(year >= 2024);
+    }
+    let dir = logdir(tmp.path(), "tai", None);
+    assert!(ours(&["-t"], &dir, b"x\n").status.success());
+    let current = fs::read(dir.join("current")).unwrap();
+    assert_eq!(current.len(), 1 + 24 + 1 + 2);
+    assert!(current.starts_with(b"@40000000"));
+    assert!(current[1..25].iter().all(u8::is_ascii_hexdigit));
+    assert_eq!(&current[25..], b" x\n");
+}
+
+#[test]
+fn udp_with_and_without_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(LIMIT)).unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let recv = |n: usize| -> Vec<Vec<u8>> {
+        (0..n)
+            .map(|_| {
+                let mut buf = [0u8; 2000];
+                let len = sock.recv(&mut buf).expect("datagram");
+                buf[..len].to_vec()
+            })
+            .collect()
+    };
+
+    let both = logdir(tmp.path(), "both", Some(&format!("u127.0.0.1:{port}\npPP\n-*no*\n")));
+    assert!(
+        ours(&["-l", "10", "-b", "20"], &both, b"hello\nno\nabcdefghijklmn\n").status.success()
+    );
+    assert_eq!(recv(2), vec![b"PPhello\n".to_vec(), b"PPabcdefghij...\n".to_vec()]);
+    assert_eq!(fs::read(both.join("current")).unwrap(), b"PPhello\nPPabcdefghijklmn\n");
+
+    let only = logdir(tmp.path(), "only", Some(&format!("U127.0.0.1:{port}\n")));
+    assert!(ours(&["-tt"], &only, b"only udp\n").status.success());
+    let got = recv(1);
+    assert!(shaped(&got[0], "9999-99-99_99:99:99.99999 only udp\n"));
+    assert_eq!(fs::read(only.join("current")).unwrap(), b"");
+}
+
+#[test]
+fn udp_like_runit() {
+    let program = require_debian!("svlogd");
+    let tmp = tempfile::tempdir().unwrap();
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(LIMIT)).unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let config = format!("u127.0.0.1:{port}\npPP\ne*x*\n");
+    let input = b"one\ntwo x\nabcdefghijklmn\n";
+    compare(&program, tmp.path(), &["-l", "10", "-b", "20"], Some(&config), input);
+    let mut got = Vec::new();
+    for _ in 0..6 {
+        let mut buf = [0u8; 2000];
+        let len = sock.recv(&mut buf).expect("datagram");
+        got.push(buf[..len].to_vec());
+    }
+    let (a, b) = got.split_at(3);
+    assert_eq!(a, b);
+}
+
+/// svlogd on `dir` with a pipe on its stdin.
+fn start(args: &[&str], dir: &Path) -> Spawned {
+    let mut cmd = tool("svlogd");
+    cmd.args(args).arg(dir).stdin(Stdio::piped()).stderr(Stdio::piped());
+    Spawned::start(cmd)
+}
+
+fn send(daemon: &mut Spawned, bytes: &[u8]) {
+    let stdin = daemon.child.stdin.as_mut().unwrap();
+    stdin.write_all(bytes).unwrap();
+    stdin.flush().unwrap();
+}
+
+fn signal(daemon: &Spawned, sig: Signal) {
+    kill(Pid::from_raw(daemon.pid() as i32), sig).unwrap();
+}
+
+fn olds(dir: &Path, suffix: &str) -> Vec<Vec<u8>> {
+    snapshot(dir).into_iter().filter(|f| f.0 == format!("@.{suffix}")).map(|f| f.2).collect()
+}
+
+fn current(dir: &Path) -> Vec<u8> {
+    fs::read(dir.join("current")).unwrap_or_default()
+}
+
+#[test]
+fn alarm_rotates_through_the_processor() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = logdir(
+        tmp.path(),
+        "log",
+        Some("!cat <&4 >&5; echo st >&5; ls -l /proc/self/fd/0 >&2; tr a-z A-Z\n"),
+    );
+    let mut daemon = start(&[], &dir);
+    send(&mut daemon, b"first\n");
+    wait_for(LIMIT, "first line", || current(&dir) == b"first\n");
+    assert_eq!(fs::metadata(dir.join("current")).unwrap().permissions().mode() & 0o777, 0o644);
+    signal(&daemon, Signal::SIGALRM);
+    wait_for(LIMIT, "first processed", || olds(&dir, "s") == vec![b"FIRST\n".to_vec()]);
+    wait_for(LIMIT, "state", || fs::read(dir.join("state")).unwrap_or_default() == b"st\n");
+    assert!(olds(&dir, "u").is_empty() && olds(&dir, "t").is_empty());
+    // An empty current is not rotated.
+    signal(&daemon, Signal::SIGALRM);
+    send(&mut daemon, b"second\n");
+    if !common::wait_until(Duration::from_secs(3), || current(&dir) == b"second\n") {
+        signal(&daemon, Signal::SIGTERM);
+        drop(daemon.child.stdin.take());
+        daemon.wait_within(LIMIT);
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(daemon.child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+        panic!("{stderr}");
+    }
+    signal(&daemon, Signal::SIGALRM);
+    wait_for(LIMIT, "second processed", || olds(&dir, "s").len() == 2);
+    assert_eq!(olds(&dir, "s")[1], b"SECOND\n");
+    wait_for(LIMIT, "state", || fs::read(dir.join("state")).unwrap_or_default() == b"st\nst\n");
+    drop(daemon.child.stdin.take());
+    let status = daemon.wait_within(LIMIT).expect("exit at end of input");
+    assert!(status.success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(daemon.child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    // The processor read the saved `@...u` file on its stdin.
+    let inputs: Vec<&str> = stderr.lines().filter(|l| l.contains("/proc/self/fd/0 -> ")).collect();
+    assert_eq!(inputs.len(), 2, "{stderr}");
+    assert!(inputs.iter().all(|l| l.ends_with(".u") && l.contains("/log/@4000")), "{stderr}");
+    assert_eq!(current(&dir), b"");
+    assert_eq!(fs::metadata(dir.join("current")).unwrap().permissions().mode() & 0o777, 0o744);
+}
+
+#[test]
+fn failing_processor_is_run_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = logdir(tmp.path(), "log", Some("!test -e ok || { touch ok; exit 1; }; cat\n"));
+    let mut daemon = start(&[], &dir);
+    send(&mut daemon, b"x\n");
+    wait_for(LIMIT, "line", || current(&dir) == b"x\n");
+    signal(&daemon, Signal::SIGALRM);
+    wait_for(LIMIT, "processed after a retry", || olds(&dir, "s") == vec![b"x\n".to_vec()]);
+    assert!(dir.join("ok").exists());
+    signal(&daemon, Signal::SIGTERM);
+    assert!(daemon.wait_within(LIMIT).expect("exit on TERM").success());
+}
+
+#[test]
+fn hup_rereads_config_and_term_ends() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = logdir(tmp.path(), "log", None);
+    let mut daemon = start(&[], &dir);
+    send(&mut daemon, b"one\n");
+    wait_for(LIMIT, "one", || current(&dir) == b"one\n");
+    fs::write(dir.join("config"), "-*\n+keep*\npK:\n").unwrap();
+    signal(&daemon, Signal::SIGHUP);
+    // Lines sent after the HUP is handled follow the new config; poll by
+    // sending until one is kept.
+    let mut probe = 0;
+    wait_for(LIMIT, "new config", || {
+        probe += 1;
+        send(&mut daemon, format!("keep{probe}\n").as_bytes());
+        std::thread::sleep(Duration::from_millis(20));
+        current(&dir).ends_with(format!("K:keep{probe}\n").as_bytes())
+    });
+    let before = current(&dir).len();
+    send(&mut daemon, b"drop\nkeep\n");
+    wait_for(LIMIT, "kept line", || current(&dir).ends_with(b"K:keep\n"));
+    assert_eq!(&current(&dir)[before..], b"K:keep\n");
+    signal(&daemon, Signal::SIGTERM);
+    assert!(daemon.wait_within(LIMIT).expect("exit on TERM").success());
+    assert_eq!(fs::metadata(dir.join("current")).unwrap().permissions().mode() & 0o777, 0o744);
+}
+
+#[test]
+fn rotation_by_age() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = logdir(tmp.path(), "log", Some("t1\n"));
+    let mut daemon = start(&[], &dir);
+    send(&mut daemon, b"aged\n");
+    wait_for(LIMIT, "rotation by age", || olds(&dir, "s") == vec![b"aged\n".to_vec()]);
+    signal(&daemon, Signal::SIGTERM);
+    assert!(daemon.wait_within(LIMIT).expect("exit on TERM").success());
+}
+
+#[test]
+fn locked_directory_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = logdir(tmp.path(), "log", None);
+    let mut daemon = start(&[], &dir);
+    send(&mut daemon, b"x\n");
+    wait_for(LIMIT, "line", || current(&dir) == b"x\n");
+    let out = ours(&[], &dir, b"y\n");
+    assert_eq!(out.status.code(), Some(111));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "svlogd: warning: unable to lock directory: {}: temporary failure\n\
+             svlogd: fatal: no functional log directories.\n",
+            dir.display()
+        )
+    );
+    // Two directories, one locked: the other still works.
+    let other = logdir(tmp.path(), "other", None);
+    let mut cmd = tool("svlogd");
+    cmd.arg(&dir).arg(&other);
+    let out = output_with_input(cmd, b"y\n", LIMIT);
+    assert!(out.status.success());
+    assert_eq!(current(&other), b"y\n");
+}
