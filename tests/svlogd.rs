@@ -338,7 +338,8 @@ fn full_disk_removes_old_files_down_to_n() {
     let mnt = small.path.clone();
     let main = mnt.join("main");
     fs::create_dir(&main).unwrap();
-    fs::write(main.join("config"), "N1\nn0\n").unwrap();
+    // runit deletes on a full disk only while N is below n.
+    fs::write(main.join("config"), "N1\nn10\n").unwrap();
     for i in 1..=3 {
         fs::write(main.join(format!("@40000000000000000000000{i}.s")), vec![b'o'; 60 * 1024])
             .unwrap();

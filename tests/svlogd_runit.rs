@@ -18,12 +18,13 @@ use nix::unistd::Pid;
 const LIMIT: Duration = Duration::from_secs(20);
 
 /// A log directory's files: name (an `@` file as `@.s`/`@.u`, in order),
-/// mode and contents; `lock` and `config` left out.
+/// mode and contents; `lock`, `config` and tend's exactly-once note
+/// `pending` left out.
 fn snapshot(dir: &Path) -> Vec<(String, u32, Vec<u8>)> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "lock" && n != "config")
+        .filter(|n| !["lock", "config", "pending"].contains(&n.as_str()))
         .collect();
     names.sort();
     names

@@ -37,6 +37,13 @@ impl Out {
     fn room(&self) -> u64 {
         self.size.saturating_sub(self.bytes)
     }
+
+    /// Whether a line end here must rotate: within `slack` of the size.
+    /// A size below the slack never rotates at line ends (as svlogd with
+    /// `s` below `-l`), only when full.
+    fn near_full(&self) -> bool {
+        self.size.checked_sub(self.slack).is_some_and(|at| self.bytes >= at)
+    }
 }
 
 /// Why [`Engine::feed`] stopped.
@@ -161,7 +168,17 @@ impl Engine {
     /// Whether directory `i` must rotate before more is written to it.
     pub fn due(&self, i: usize) -> bool {
         let out = &self.outs[i];
-        out.bytes >= out.size || (self.phase == Phase::Start && out.bytes + out.slack >= out.size)
+        out.bytes >= out.size || (self.phase == Phase::Start && out.near_full())
+    }
+
+    /// Bytes of a line's start patterns see, stamp included (a line
+    /// without newline is decided once this much of it is in).
+    pub fn head_limit(&self) -> usize {
+        if self.match_stamp {
+            self.head_max.max(self.stamp_len() + 1)
+        } else {
+            self.stamp_len() + self.head_max
+        }
     }
 
     /// Directory `i` was rotated: `current` is empty again.
@@ -200,12 +217,7 @@ impl Engine {
                 Phase::Head => {
                     // multilog's line buffer holds 1000 bytes, stamp
                     // included; svlogd's patterns see len bytes after it.
-                    let limit = if self.match_stamp {
-                        self.head_max.max(self.stamp_len() + 1)
-                    } else {
-                        self.stamp_len() + self.head_max
-                    };
-                    let want = limit - self.head.len();
+                    let want = self.head_limit() - self.head.len();
                     let avail = &input[pos..];
                     let look = &avail[..avail.len().min(want)];
                     let from = self.head.len();
@@ -243,7 +255,7 @@ impl Engine {
                         }
                         let n = self.room(part);
                         let (head, emitted) = (std::mem::take(&mut self.head), self.emitted);
-                        self.push(&head[emitted..emitted + n], false);
+                        self.push(&head[emitted..emitted + n]);
                         self.head = head;
                         self.emitted += n;
                         if n < part {
@@ -267,8 +279,10 @@ impl Engine {
                         Some(nl) => (&avail[..=nl], true),
                         None => (avail, false),
                     };
+                    // The rest of a line longer than the head goes out as
+                    // it came: svlogd replaces characters in the head only.
                     let n = self.room(part.len());
-                    self.push(&part[..n], true);
+                    self.push(&part[..n]);
                     pos += n;
                     if n < part.len() {
                         return (pos, Stop::Rotate);
@@ -315,7 +329,7 @@ impl Engine {
         self.phase = Phase::Start;
         let mut flush = false;
         for (i, out) in self.outs.iter().enumerate() {
-            if self.selected[i] && out.bytes + out.slack >= out.size {
+            if self.selected[i] && out.near_full() {
                 return Some(Stop::Rotate);
             }
             flush |= out.buf.len() >= self.flush_at;
@@ -349,20 +363,14 @@ impl Engine {
         }
     }
 
-    fn push(&mut self, bytes: &[u8], map: bool) {
+    fn push(&mut self, bytes: &[u8]) {
         if bytes.is_empty() {
             return;
         }
         for (i, out) in self.outs.iter_mut().enumerate() {
             if self.selected[i] {
-                let at = out.buf.len();
                 out.buf.extend_from_slice(bytes);
                 out.bytes += bytes.len() as u64;
-                if let Some(map) = self.replace.as_ref().filter(|_| map) {
-                    for b in &mut out.buf[at..] {
-                        *b = map[*b as usize];
-                    }
-                }
             }
         }
     }
@@ -549,6 +557,15 @@ pub fn excess(names: &[Vec<u8>], num: usize) -> Vec<&[u8]> {
     let cut = old.len().saturating_sub(keep);
     old.truncate(cut);
     old
+}
+
+/// svlogd's old files: how many `@` files of 27 bytes there are (processor
+/// output `.t` not counted) and the oldest, never `keep`.
+pub fn oldest<'a>(names: &'a [Vec<u8>], keep: Option<&[u8]>) -> (usize, Option<&'a [u8]>) {
+    let old =
+        names.iter().map(|n| &n[..]).filter(|n| n.len() == 27 && n[0] == b'@' && n[26] != b't');
+    let count = old.clone().count();
+    (count, old.filter(|n| Some(*n) != keep).min())
 }
 
 #[cfg(test)]
@@ -747,6 +764,26 @@ mod tests {
             assert_eq!(find_newline(&vec![b'a'; len]), None);
         }
         assert_eq!(find_newline(&[0x8a, 0x0b, b'\n']), Some(2));
+    }
+
+    #[test]
+    fn svlogd_oldest() {
+        let names: Vec<Vec<u8>> = [
+            "@400000006b0680a010b1f2dc.s",
+            "@400000006b0680a010a82324.u",
+            "@400000006b0680a010ba3bf4.s",
+            "@400000006b0680a010a00000.t",
+            "@short.s",
+            "current",
+            "lock",
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect();
+        assert_eq!(oldest(&names, None), (3, Some(&b"@400000006b0680a010a82324.u"[..])));
+        let keep = b"@400000006b0680a010a82324.u";
+        assert_eq!(oldest(&names, Some(keep)), (3, Some(&b"@400000006b0680a010b1f2dc.s"[..])));
+        assert_eq!(oldest(&names[4..], None), (0, None));
     }
 
     #[test]

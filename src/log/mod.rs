@@ -9,4 +9,3 @@ pub mod pattern;
 pub mod run;
 pub mod script;
 pub mod svlogd_config;
-pub mod svlogd_dir;

@@ -11,10 +11,9 @@ use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::Signal;
 
-use super::dir::{LogDir, warn};
+use super::dir::{LogDir, Style, warn};
 use super::engine::{Engine, Stop, find_newline};
 use super::once::{Note, NoteFile, Peeker, hash, is_pipe};
-use super::pattern::HEAD;
 use crate::fail::Failure;
 use crate::sys::SelfPipe;
 use crate::tai64::Tai64N;
@@ -30,7 +29,7 @@ pub type Reload<'a> = &'a dyn Fn() -> Result<(Engine, Vec<LogDir>), Failure>;
 /// started; `status` are the open `=FILE` files. With `reload`, SIGHUP
 /// closes every directory at the next line end and calls it.
 pub fn run(
-    prog: &'static str,
+    style: Style,
     engine: Engine,
     dirs: Vec<LogDir>,
     status: Vec<File>,
@@ -39,6 +38,10 @@ pub fn run(
     let mut catch = vec![Signal::SIGALRM, Signal::SIGTERM];
     if reload.is_some() {
         catch.push(Signal::SIGHUP);
+    }
+    if style != Style::Multilog {
+        // svlogd's processors run in the background.
+        catch.push(Signal::SIGCHLD);
     }
     let signals = SelfPipe::catch(&catch).map_err(|e| Failure::sys("catch signals", &e))?;
     let stdin = io::stdin();
@@ -51,7 +54,7 @@ pub fn run(
         }
     }
     let mut logger = Logger {
-        prog,
+        style,
         engine,
         dirs,
         status,
@@ -68,7 +71,7 @@ pub fn run(
 }
 
 struct Logger<'a> {
-    prog: &'static str,
+    style: Style,
     /// SIGHUP came: reload at the next line end.
     hup: bool,
     reload: Option<Reload<'a>>,
@@ -129,7 +132,7 @@ impl Logger<'_> {
             return Ok(());
         };
         self.flush();
-        for dir in &self.dirs {
+        for dir in &mut self.dirs {
             dir.close();
         }
         self.dirs.clear();
@@ -171,7 +174,7 @@ impl Logger<'_> {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                     Err(e) => {
                         // tee(2) refused: read plainly from now on.
-                        warn(self.prog, "unable to peek at standard input, reading it", &e);
+                        warn(self.style.prog(), "unable to peek at standard input, reading it", &e);
                         if let Some((_, note)) = &self.once {
                             let _ = note.done();
                         }
@@ -188,7 +191,7 @@ impl Logger<'_> {
                         }
                         Err(Errno::EINTR | Errno::EAGAIN) => continue,
                         Err(e) => {
-                            warn(self.prog, "unable to read standard input", &e.into());
+                            warn(self.style.prog(), "unable to read standard input", &e.into());
                             break;
                         }
                     }
@@ -207,7 +210,7 @@ impl Logger<'_> {
             } else if peeking {
                 match buf[..n].iter().rposition(|&b| b == b'\n') {
                     Some(nl) => len = nl + 1,
-                    None if self.engine.at_line_start() && n < HEAD && !hup => {
+                    None if self.engine.at_line_start() && n < self.engine.head_limit() && !hup => {
                         // A line's head is still coming: wait for it
                         // rather than take a part of it.
                         if n != last_len {
@@ -253,7 +256,7 @@ impl Logger<'_> {
                 if known && used > 0 {
                     let note = Note { len: used as u64, hash: hash(batch), midline, sizes };
                     if let Err(e) = note_file.write(&note) {
-                        warn(self.prog, "unable to write pending note", &e);
+                        warn(self.style.prog(), "unable to write pending note", &e);
                     }
                 } else {
                     let _ = note_file.done();
@@ -266,7 +269,7 @@ impl Logger<'_> {
                 // rest of the work (current is synced at rotation and exit).
                 if used > 0 {
                     if let Err(e) = peeker.consume(fd, used) {
-                        warn(self.prog, "unable to read standard input", &e);
+                        warn(self.style.prog(), "unable to read standard input", &e);
                     }
                 }
                 let _ = note_file.done();
@@ -288,21 +291,30 @@ impl Logger<'_> {
 
     fn rotate(&mut self, i: usize) {
         self.flush();
-        self.dirs[i].rotate();
+        self.dirs[i].rotate(self.engine.outs[i].bytes);
         self.engine.rotated(i);
     }
 
     /// Write out everything the engine produced.
     fn flush(&mut self) {
-        for (i, gram) in self.engine.datagrams.drain(..) {
-            if let Some(addr) = self.dirs[i].spec.udp {
-                if self.udp.is_none() {
-                    self.udp = std::net::UdpSocket::bind(("0.0.0.0", 0)).ok();
-                }
-                if let Some(sock) = &self.udp {
-                    let _ = sock.send_to(&gram, addr);
-                }
+        for (i, gram) in std::mem::take(&mut self.engine.datagrams) {
+            let Some(addr) = self.dirs[i].spec.udp else { continue };
+            if self.udp.is_none() {
+                self.udp = std::net::UdpSocket::bind(("0.0.0.0", 0)).ok();
             }
+            // Lines that could not be sent go to the directory, as runit
+            // does it.
+            let mut note = match &self.udp {
+                None => b"warning: no udp socket available: ".to_vec(),
+                Some(sock) if sock.send_to(&gram, addr).is_err() => {
+                    b"warning: failure sending through udp: ".to_vec()
+                }
+                Some(_) => continue,
+            };
+            note.extend_from_slice(&gram);
+            let out = &mut self.engine.outs[i];
+            out.buf.extend_from_slice(&note);
+            out.bytes += note.len() as u64;
         }
         if !self.engine.alerts.is_empty() {
             let _ = io::stderr().write_all(&self.engine.alerts);
@@ -325,12 +337,21 @@ impl Logger<'_> {
     fn take_signals(&mut self) {
         let got = self.signals.take();
         if got.has(Signal::SIGTERM) {
+            self.style.info(|| "sigterm received.".into());
             self.exiting = true;
         }
+        if got.has(Signal::SIGCHLD) {
+            self.style.info(|| "sigchild received.".into());
+            for dir in &mut self.dirs {
+                dir.reap(false);
+            }
+        }
         if got.has(Signal::SIGHUP) {
+            self.style.info(|| "sighangup received.".into());
             self.hup = true;
         }
         if got.has(Signal::SIGALRM) {
+            self.style.info(|| "sigalarm received.".into());
             for i in 0..self.dirs.len() {
                 if self.engine.outs[i].bytes > 0 {
                     self.rotate(i);
@@ -339,22 +360,21 @@ impl Logger<'_> {
         }
     }
 
-    /// Wait for input or a signal. Some(hangup) when stdin is ready, None
-    /// when a signal came (or the wait was interrupted).
-    /// Rotate every non-empty `current` past its maximum age; how many
-    /// milliseconds until the next one is due, if any.
+    /// svlogd's `t`: at each directory's deadline, rotate a non-empty
+    /// `current` and set the next deadline. How many milliseconds until
+    /// the next one, if any.
     fn rotate_old(&mut self) -> Option<u16> {
         let mut next: Option<u16> = None;
         for i in 0..self.dirs.len() {
-            let age = self.dirs[i].spec.max_age;
-            if age == 0 || self.engine.outs[i].bytes == 0 {
-                continue;
-            }
-            let due = self.dirs[i].begun + std::time::Duration::from_secs(age);
-            let left = due.saturating_duration_since(std::time::Instant::now());
+            let Some(deadline) = self.dirs[i].deadline else { continue };
+            let now = std::time::Instant::now();
+            let mut left = deadline.saturating_duration_since(now);
             if left.is_zero() {
-                self.rotate(i);
-                continue;
+                if self.engine.outs[i].bytes > 0 {
+                    self.rotate(i);
+                }
+                left = std::time::Duration::from_secs(self.dirs[i].spec.max_age);
+                self.dirs[i].deadline = Some(now + left);
             }
             let ms = left.as_millis().clamp(1, u128::from(u16::MAX)) as u16;
             next = Some(next.map_or(ms, |n| n.min(ms)));
@@ -362,6 +382,8 @@ impl Logger<'_> {
         next
     }
 
+    /// Wait for input or a signal. Some(hangup) when stdin is ready, None
+    /// when a signal came (or the wait was interrupted).
     fn wait(&self, fd: BorrowedFd<'_>, timeout: Option<u16>) -> Option<bool> {
         let mut fds =
             [PollFd::new(fd, PollFlags::POLLIN), PollFd::new(self.signals.fd(), PollFlags::POLLIN)];
@@ -370,8 +392,10 @@ impl Logger<'_> {
             Ok(_) => {}
             Err(_) => return None,
         }
+        // A signal whose handler ran after poll looked at the self-pipe
+        // (input and signal came together) is taken before the input too.
         let sig = fds[1].revents().unwrap_or(PollFlags::empty());
-        if !sig.is_empty() {
+        if !sig.is_empty() || self.signals.pending() {
             return None;
         }
         let ev = fds[0].revents().unwrap_or(PollFlags::empty());
@@ -402,7 +426,7 @@ impl Logger<'_> {
             }
         }
         self.flush();
-        for dir in &self.dirs {
+        for dir in &mut self.dirs {
             dir.close();
         }
         if let Some((_, note_file)) = &self.once {

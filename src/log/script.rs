@@ -13,7 +13,7 @@ pub const NUM_MIN: usize = 2;
 pub const NUM_DEFAULT: usize = 10;
 
 /// One log directory with the settings given before it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DirSpec {
     pub path: PathBuf,
     /// Maximum size of `current`; 0: never rotate for size (svlogd).

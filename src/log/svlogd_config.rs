@@ -1,11 +1,13 @@
-//! runit's `svlogd`, without I/O: its options, each log directory's
-//! `config` file, its pattern match (with `+`), the per-directory line
-//! selection, character replacement, the `-tt`/`-ttt` time stamps and which
-//! old log file to remove.
+//! runit's `svlogd`, without I/O: its options and each log directory's
+//! `config` file, turned into a script for the log engine (which does the
+//! selection, stamps, replacement and rotation for multilog too).
 
 use std::ffi::OsString;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+use super::script::{Action, DirSpec, Script, Stamp};
 
 /// The usage line, as svlogd prints it (followed by an empty line).
 pub const USAGE: &str = "usage: svlogd [-ttv] [-r c] [-R abc] [-l len] [-b buflen] dir ...\n";
@@ -18,21 +20,11 @@ pub const BUFLEN_DEFAULT: usize = 1024;
 pub const SIZE_DEFAULT: u64 = 1_000_000;
 /// Default `n`: old files kept.
 pub const NUM_DEFAULT: usize = 10;
+/// Default `N`: old files kept at least on a full disk (runit deletes
+/// none unless `N` is below `n`).
+pub const MIN_DEFAULT: usize = 10;
 /// Default UDP port (syslog).
 pub const UDP_PORT_DEFAULT: u16 = 514;
-
-/// Which time stamp goes in front of each line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Stamp {
-    #[default]
-    None,
-    /// `-t`: `@` and TAI64N in hex.
-    Tai64n,
-    /// `-tt`: `YYYY-MM-DD_HH:MM:SS.xxxxx`.
-    Utc,
-    /// `-ttt`: `YYYY-MM-DDTHH:MM:SS.xxxxx`.
-    Iso,
-}
 
 /// The command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,8 +136,8 @@ pub fn parse_options(args: &[OsString]) -> Result<Options, OptError> {
     opts.stamp = match stamps {
         0 => Stamp::None,
         1 => Stamp::Tai64n,
-        2 => Stamp::Utc,
-        _ => Stamp::Iso,
+        2 => Stamp::Human(b'_'),
+        _ => Stamp::Human(b'T'),
     };
     opts.dirs = args[i..].to_vec();
     if opts.dirs.is_empty() || opts.buflen <= opts.linemax {
@@ -174,7 +166,8 @@ pub struct Config {
     pub size: u64,
     /// `n`: old files kept; 0 = keep all.
     pub num: usize,
-    /// `N`: old files kept at least when the disk is full.
+    /// `N`: old files kept at least when the disk is full (only while
+    /// below `n`).
     pub min: usize,
     /// `t`: rotate a non-empty `current` this many seconds old; 0 = never.
     pub timeout: u64,
@@ -194,7 +187,7 @@ impl Default for Config {
         Config {
             size: SIZE_DEFAULT,
             num: NUM_DEFAULT,
-            min: 0,
+            min: MIN_DEFAULT,
             timeout: 0,
             processor: None,
             udp: None,
@@ -205,18 +198,37 @@ impl Default for Config {
     }
 }
 
-/// Parse `a.b.c.d[:port]`.
-pub fn parse_addr(text: &[u8]) -> Option<SocketAddrV4> {
-    let text = std::str::from_utf8(text).ok()?;
-    let (ip, port) = match text.split_once(':') {
-        Some((ip, port)) => {
-            let port = number(port.as_bytes());
-            (ip, if port == 0 || port > 65535 { UDP_PORT_DEFAULT } else { port as u16 })
-        }
-        None => (text, UDP_PORT_DEFAULT),
+/// Parse `a.b.c.d[:port]` (port 514 if none); the warning runit prints
+/// if it cannot.
+pub fn parse_addr(text: &[u8]) -> Result<SocketAddrV4, String> {
+    let shown = || String::from_utf8_lossy(text).into_owned();
+    let end = text.iter().position(|&b| !(b.is_ascii_digit() || b == b'.')).unwrap_or(text.len());
+    let ip: Ipv4Addr = std::str::from_utf8(&text[..end])
+        .ok()
+        .and_then(|ip| ip.parse().ok())
+        .ok_or_else(|| format!("unable to scan ip address: {}", shown()))?;
+    let port = match text[end..].strip_prefix(b":") {
+        Some(port) => match number(port) {
+            0 => {
+                return Err(format!(
+                    "unable to scan port number: {}",
+                    String::from_utf8_lossy(port)
+                ));
+            }
+            n => n as u16,
+        },
+        None => UDP_PORT_DEFAULT,
     };
-    let ip: Ipv4Addr = ip.trim_end().parse().ok()?;
-    Some(SocketAddrV4::new(ip, port))
+    Ok(SocketAddrV4::new(ip, port))
+}
+
+/// A number with a unit letter after it: `units` pairs a letter with its
+/// multiplier (runit's `s100k`, `t2h`).
+fn scaled(text: &[u8], units: &[(u8, u64)]) -> u64 {
+    let n = number(text);
+    let digits = text.iter().take_while(|b| b.is_ascii_digit()).count();
+    let unit = text.get(digits).and_then(|c| units.iter().find(|(u, _)| u == c));
+    unit.map_or(n, |(_, m)| n.saturating_mul(*m))
 }
 
 /// Parse a `config` file. Returns the settings and warnings for lines that
@@ -231,93 +243,64 @@ pub fn parse_config(text: &[u8]) -> (Config, Vec<String>) {
             b'-' => config.insts.push(Inst::Deselect(rest.to_vec())),
             b'e' => config.insts.push(Inst::Alert(rest.to_vec())),
             b'E' => config.insts.push(Inst::NoAlert(rest.to_vec())),
-            b's' => config.size = number(rest),
+            b's' => config.size = scaled(rest, &[(b'k', 1024), (b'm', 1024 * 1024)]),
             b'n' => config.num = number(rest).min(usize::MAX as u64) as usize,
             b'N' => config.min = number(rest).min(usize::MAX as u64) as usize,
-            b't' => config.timeout = number(rest),
+            b't' => config.timeout = scaled(rest, &[(b'm', 60), (b'h', 3600)]),
             b'!' => config.processor = (!rest.is_empty()).then(|| rest.to_vec()),
             b'p' => config.prefix = rest.to_vec(),
-            b'u' | b'U' => match parse_addr(rest) {
-                Some(addr) => {
-                    config.udp = Some(addr);
-                    config.udp_only = kind == b'U';
+            b'u' | b'U' => {
+                // runit marks `U` before it reads the address.
+                config.udp_only |= kind == b'U';
+                match parse_addr(rest) {
+                    Ok(addr) => config.udp = Some(addr),
+                    Err(warning) => warnings.push(warning),
                 }
-                None => warnings
-                    .push(format!("unable to scan ip address: {}", String::from_utf8_lossy(rest))),
-            },
+            }
             _ => {}
         }
     }
     (config, warnings)
 }
 
-/// runit's pattern match, shared with the engine's (`+` repeats).
-pub use super::pattern::sv_matches as pmatch;
-
-/// Where a line goes for one directory: (to the log, to stderr).
-pub fn select(insts: &[Inst], line: &[u8]) -> (bool, bool) {
-    let (mut log, mut err) = (true, false);
-    for inst in insts {
-        match inst {
-            Inst::Select(p) if pmatch(p, line) => log = true,
-            Inst::Deselect(p) if pmatch(p, line) => log = false,
-            Inst::Alert(p) if pmatch(p, line) => err = true,
-            Inst::NoAlert(p) if pmatch(p, line) => err = false,
-            _ => {}
+/// The engine's script for svlogd: per directory, its patterns from a
+/// fresh selection (`+`/`-` for the directory, `e`/`E` for standard
+/// error), the line on standard error if selected for it, then the
+/// directory. Patterns see `linemax` bytes after the stamp.
+pub fn script(opts: &Options, configs: &[(PathBuf, Config)]) -> Script {
+    let mut script = Script {
+        stamp: opts.stamp,
+        match_stamp: false,
+        svlogd: true,
+        head: opts.linemax,
+        ..Script::default()
+    };
+    for (i, (path, config)) in configs.iter().enumerate() {
+        script.actions.push(Action::Reset);
+        for inst in &config.insts {
+            script.actions.push(match inst {
+                Inst::Select(p) => Action::Select(p.clone()),
+                Inst::Deselect(p) => Action::Deselect(p.clone()),
+                Inst::Alert(p) => Action::AlertSelect(p.clone()),
+                Inst::NoAlert(p) => Action::AlertDeselect(p.clone()),
+            });
         }
+        script.actions.push(Action::SvAlert(i));
+        script.actions.push(Action::Dir(i));
+        script.dirs.push(DirSpec {
+            path: path.clone(),
+            size: config.size,
+            num: config.num,
+            processor: config.processor.clone(),
+            slack: opts.linemax as u64,
+            prefix: config.prefix.clone(),
+            max_age: config.timeout,
+            udp: config.udp.map(std::net::SocketAddr::V4),
+            udp_only: config.udp_only,
+            min: config.min,
+        });
     }
-    (log, err)
-}
-
-/// Replace non-printable bytes and those in `set` with `with`.
-pub fn replace(line: &mut [u8], with: u8, set: &[u8]) {
-    for b in line.iter_mut() {
-        if *b < 32 || *b > 126 || set.contains(b) {
-            *b = with;
-        }
-    }
-}
-
-/// The civil date of a day count since 1970-01-01: (year, month, day).
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-/// `YYYY-MM-DD?HH:MM:SS.xxxxx ` for a Unix time, `sep` between date and
-/// time (`_` for `-tt`, `T` for `-ttt`).
-pub fn utc_stamp(unix_secs: i64, nanos: u32, sep: char) -> String {
-    let (year, month, day) = civil(unix_secs.div_euclid(86_400));
-    let rest = unix_secs.rem_euclid(86_400);
-    format!(
-        "{year:04}-{month:02}-{day:02}{sep}{:02}:{:02}:{:02}.{:05} ",
-        rest / 3600,
-        rest / 60 % 60,
-        rest % 60,
-        nanos / 10_000
-    )
-}
-
-/// Of a directory's file names, the old log file to remove after a
-/// rotation: the oldest `@` file (27 bytes, ending in `.s` or `.u`) when
-/// there are more than `num` of them; none when `num` is 0.
-pub fn oldest_to_remove(names: &[Vec<u8>], num: usize) -> Option<Vec<u8>> {
-    if num == 0 {
-        return None;
-    }
-    let old: Vec<&Vec<u8>> = names
-        .iter()
-        .filter(|n| n.len() == 27 && n[0] == b'@' && (n[26] == b's' || n[26] == b'u'))
-        .collect();
-    if old.len() > num { old.into_iter().min().cloned() } else { None }
+    script
 }
 
 #[cfg(test)]
@@ -331,11 +314,11 @@ mod tests {
     #[test]
     fn options() {
         let o = parse_options(&args(&["-tt", "-v", "-l", "20", "-b30", "a", "b"])).unwrap();
-        assert_eq!(o.stamp, Stamp::Utc);
+        assert_eq!(o.stamp, Stamp::Human(b'_'));
         assert!(o.verbose);
         assert_eq!((o.linemax, o.buflen), (20, 30));
         assert_eq!(o.dirs, args(&["a", "b"]));
-        assert_eq!(parse_options(&args(&["-tttt", "d"])).unwrap().stamp, Stamp::Iso);
+        assert_eq!(parse_options(&args(&["-tttt", "d"])).unwrap().stamp, Stamp::Human(b'T'));
         assert_eq!(parse_options(&args(&["-t", "d"])).unwrap().stamp, Stamp::Tai64n);
         assert_eq!(parse_options(&args(&["d"])).unwrap().replace, None);
         let r = parse_options(&args(&["-R", "xy", "d"])).unwrap();
@@ -386,58 +369,75 @@ mod tests {
     }
 
     #[test]
-    fn patterns() {
-        assert!(pmatch(b"*", b""));
-        assert!(pmatch(b"fo*", b"foo one"));
-        assert!(!pmatch(b"fo*", b"bar"));
-        assert!(!pmatch(b"abc", b"abcd"));
-        assert!(!pmatch(b"*pid*", b"tcpsvd: info: pid 1977 from 10.4.1.14"));
-        assert!(pmatch(b"*: *: pid *", b"tcpsvd: info: pid 1977 from 10.4.1.14"));
-        assert!(pmatch(b"a+bc", b"abbbc"));
-        assert!(pmatch(b"a+bc", b"abc"));
-        assert!(!pmatch(b"a+bc", b"ac"));
-        // runit: a line used up by `+` matches whatever follows.
-        assert!(pmatch(b"a+bxyz", b"abb"));
+    fn units_and_addresses() {
+        let (c, w) = parse_config(b"s5k\nt2m\nU10.0.0.1:0\n");
+        assert_eq!((c.size, c.timeout), (5120, 120));
+        assert_eq!(w, vec!["unable to scan port number: 0".to_string()]);
+        assert_eq!(c.udp, None);
+        assert!(c.udp_only, "runit marks U before reading the address");
+        let (c, _) = parse_config(b"s2m\nt1h\n");
+        assert_eq!((c.size, c.timeout), (2 << 20, 3600));
+        assert_eq!(parse_addr(b"1.2.3.4:99"), Ok("1.2.3.4:99".parse().unwrap()));
+        assert!(parse_addr(b"1.2.3").is_err());
+    }
+
+    /// Run `input` through an engine built from one directory's config.
+    fn through(config: &[u8], linemax: usize, input: &[u8]) -> (Vec<u8>, Vec<u8>, Vec<Vec<u8>>) {
+        use crate::log::engine::Engine;
+        let mut opts = parse_options(&args(&["d"])).unwrap();
+        opts.linemax = linemax;
+        let configs = vec![(PathBuf::from("d"), parse_config(config).0)];
+        let mut engine = Engine::new(&script(&opts, &configs));
+        let mut now = || crate::tai64::Tai64N { secs: 1 << 62, nanos: 0 };
+        let (n, _) = engine.feed(input, &mut now);
+        assert_eq!(n, input.len());
+        let grams = engine.datagrams.iter().map(|(_, g)| g.clone()).collect();
+        (engine.outs[0].buf.clone(), engine.alerts.clone(), grams)
     }
 
     #[test]
-    fn selection_in_order() {
-        let insts = parse_config(b"-*\n+fo*\n-*x\ne*\nE*two\n").0.insts;
-        assert_eq!(select(&insts, b"foo"), (true, true));
-        assert_eq!(select(&insts, b"fox"), (false, true));
-        assert_eq!(select(&insts, b"bar two"), (false, false));
-        assert_eq!(select(&[], b"any"), (true, false));
+    fn selection_alerts_and_prefix_in_order() {
+        let (log, err, _) =
+            through(b"-*\n+fo*\n-*x\ne*\nE*two\npP:\n", 1000, b"foo\nfox\nbar two\nfoo two\n");
+        assert_eq!(log, b"P:foo\nP:foo two\n");
+        assert_eq!(err, b"P:foo\nP:fox\n");
+        let (log, err, _) = through(b"", 1000, b"any\n");
+        assert_eq!((log, err), (b"any\n".to_vec(), Vec::new()));
     }
 
     #[test]
-    fn replacing() {
-        let mut line = b"ab\tc\x01d\xc3\xa9~".to_vec();
-        replace(&mut line, b'_', b"b");
-        assert_eq!(line, b"a__c_d__~");
+    fn long_lines_udp_and_udp_only() {
+        let (log, _, grams) = through(b"u127.0.0.1:9\npX:\n", 4, b"abcdefg\nhi\n");
+        assert_eq!(log, b"X:abcdefg\nX:hi\n");
+        assert_eq!(grams, vec![b"X:abcd...\n".to_vec(), b"X:hi\n".to_vec()]);
+        let (log, _, grams) = through(b"U127.0.0.1:9\n", 1000, b"only\n");
+        assert_eq!((log, grams), (Vec::new(), vec![b"only\n".to_vec()]));
     }
 
     #[test]
-    fn stamps() {
-        assert_eq!(utc_stamp(0, 0, '_'), "1970-01-01_00:00:00.00000 ");
-        assert_eq!(utc_stamp(1_795_588_270, 571_249_999, '_'), "2026-11-25_06:31:10.57124 ");
-        assert_eq!(utc_stamp(951_782_400, 0, 'T'), "2000-02-29T00:00:00.00000 ");
+    fn replacement_in_the_head_only() {
+        use crate::log::engine::{Engine, replacement};
+        let mut opts = parse_options(&args(&["-r", "X", "-R", "b", "-l", "4", "d"])).unwrap();
+        opts.linemax = 4;
+        let configs = vec![(PathBuf::from("d"), Config::default())];
+        let mut engine = Engine::new(&script(&opts, &configs));
+        engine.replace = opts.replace.map(|with| replacement(with, &opts.replace_set));
+        let mut now = || crate::tai64::Tai64N { secs: 1 << 62, nanos: 0 };
+        engine.feed(b"a\tbcd\x01b\nb\x01\n", &mut now);
+        assert_eq!(engine.outs[0].buf, b"aXXcd\x01b\nXX\n");
     }
 
     #[test]
-    fn removal() {
-        let names: Vec<Vec<u8>> = [
-            "@400000006b0680a010b1f2dc.s",
-            "@400000006b0680a010a82324.u",
-            "@400000006b0680a010ba3bf4.s",
-            "@400000006b0680a010ba3bf5.t",
-            "current",
-            "lock",
-        ]
-        .iter()
-        .map(|s| s.as_bytes().to_vec())
-        .collect();
-        assert_eq!(oldest_to_remove(&names, 2), Some(b"@400000006b0680a010a82324.u".to_vec()));
-        assert_eq!(oldest_to_remove(&names, 3), None);
-        assert_eq!(oldest_to_remove(&names, 0), None);
+    fn size_below_linemax_rotates_only_when_full() {
+        use crate::log::engine::Engine;
+        let opts = parse_options(&args(&["d"])).unwrap();
+        let configs = vec![(PathBuf::from("d"), parse_config(b"s100\n").0)];
+        let mut engine = Engine::new(&script(&opts, &configs));
+        let mut now = || crate::tai64::Tai64N { secs: 1 << 62, nanos: 0 };
+        engine.feed(b"short\n", &mut now);
+        assert!(!engine.due(0), "s100 is below -l 1000: no rotation at a line end");
+        engine.feed(&[b'x'; 1200], &mut now);
+        assert_eq!(engine.outs[0].buf.len(), 100);
+        assert!(engine.due(0));
     }
 }

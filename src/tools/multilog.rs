@@ -10,17 +10,15 @@ use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
 
 use crate::fail::Failure;
-use crate::log::dir::LogDir;
+use crate::log::dir::{LogDir, Style};
 use crate::log::engine::Engine;
 use crate::log::{run, script};
-
-const PROG: &str = "multilog";
 
 pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
     let script = script::parse(&args);
     let mut dirs = Vec::with_capacity(script.dirs.len());
     for spec in &script.dirs {
-        dirs.push(LogDir::lock(spec, PROG)?);
+        dirs.push(LogDir::lock(spec, Style::Multilog)?);
     }
     let mut status = Vec::with_capacity(script.status.len());
     for path in &script.status {
@@ -35,6 +33,6 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
     }
     let mut engine = Engine::new(&script);
     engine.flush_at = 4 << 20;
-    run::run(PROG, engine, dirs, status, None)?;
+    run::run(Style::Multilog, engine, dirs, status, None)?;
     Ok(0)
 }

@@ -1,24 +1,30 @@
-//! `svlogd`: runit's service logging daemon. Reads lines on standard input
-//! and appends the selected ones to one or more automatically rotated log
-//! directories, each with its own `config` (size, number of files, age,
-//! processor, patterns, prefix, UDP). `HUP` rereads the configs, `ALRM`
-//! rotates, `TERM` or end of input ends. See `docs/svlogd.md`.
+//! `svlogd`: runit's service logging daemon, a second front end on the log
+//! engine multilog uses. Reads lines on standard input and appends the
+//! selected ones to one or more automatically rotated log directories, each
+//! with its own `config` (size, number of files, age, processor, patterns,
+//! prefix, UDP). `HUP` rereads the configs, `ALRM` rotates, `TERM` or end
+//! of input ends. See `docs/svlogd.md`.
+//!
+//! As multilog, it takes a batch off a pipe only once it is written (see
+//! `log::once`), so a logger killed and restarted on the same pipe loses and
+//! doubles no line.
 
 use std::ffi::OsString;
-use std::io::{self, Write};
-use std::os::fd::AsFd;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::fs;
+use std::io;
+use std::path::PathBuf;
 
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::signal::Signal;
-
-use crate::fail::Failure;
+use crate::errstr;
+use crate::fail::{self, Failure};
+use crate::log::dir::{LogDir, Style};
+use crate::log::engine::{Engine, replacement};
+use crate::log::run;
+use crate::log::script::DirSpec;
 use crate::log::svlogd_config::{
-    OptError, Options, Stamp, USAGE, parse_options, replace, select, utc_stamp,
+    Config, OptError, Options, USAGE, parse_config, parse_options, script,
 };
-use crate::log::svlogd_dir::{SvDir, info};
-use crate::sys::SelfPipe;
-use crate::tai64::Tai64N;
+
+const PROG: &str = "svlogd";
 
 pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
     let opts = match parse_options(&args) {
@@ -36,217 +42,60 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
             return Err(Failure::bare(111, text));
         }
     };
-    let signals =
-        SelfPipe::catch(&[Signal::SIGHUP, Signal::SIGALRM, Signal::SIGTERM, Signal::SIGCHLD])
-            .map_err(|err| Failure::sys("catch signals", &err))?;
-    let mut logger = Logger { dirs: open_all(&opts)?, opts, pending: Vec::new(), long: None };
-    let stdin = io::stdin();
-    let mut buf = vec![0u8; logger.opts.buflen.max(4096)];
-    loop {
-        let now = Instant::now();
-        for dir in &mut logger.dirs {
-            if dir.due(now) {
-                dir.rotate();
-            }
-        }
-        let timeout = logger
-            .dirs
-            .iter()
-            .filter_map(|d| d.rotate_at)
-            .min()
-            .map(|at| {
-                let ms = at.saturating_duration_since(Instant::now()).as_millis() + 1;
-                PollTimeout::try_from(ms.min(i32::MAX as u128) as i32).unwrap_or(PollTimeout::MAX)
-            })
-            .unwrap_or(PollTimeout::NONE);
-        let input_ready = {
-            let mut fds = [
-                PollFd::new(stdin.as_fd(), PollFlags::POLLIN),
-                PollFd::new(signals.fd(), PollFlags::POLLIN),
-            ];
-            match poll(&mut fds, timeout) {
-                Ok(_) => {}
-                Err(nix::errno::Errno::EINTR) => {}
-                Err(err) => return Err(Failure::sys("poll", &io::Error::from(err))),
-            }
-            let ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
-            ready(&fds[0])
-        };
-        // A signal caught while poll found input ready only shows in the
-        // pending set: look at it every time, before the input.
-        let got = signals.take();
-        {
-            if got.has(Signal::SIGCHLD) {
-                info(logger.opts.verbose, "sigchild received.");
-                for dir in &mut logger.dirs {
-                    dir.wait_processor(false);
-                }
-            }
-            if got.has(Signal::SIGTERM) {
-                info(logger.opts.verbose, "sigterm received.");
-                logger.finish();
-                return Ok(0);
-            }
-            if got.has(Signal::SIGHUP) {
-                info(logger.opts.verbose, "sighangup received.");
-                for dir in logger.dirs.drain(..) {
-                    dir.close();
-                }
-                logger.dirs = open_all(&logger.opts)?;
-                if let Some(sel) = &logger.long {
-                    if sel.len() != logger.dirs.len() {
-                        logger.long = Some(vec![false; logger.dirs.len()]);
-                    }
-                }
-            }
-            if got.has(Signal::SIGALRM) {
-                info(logger.opts.verbose, "sigalarm received.");
-                for dir in &mut logger.dirs {
-                    dir.rotate();
-                }
-            }
-        }
-        if input_ready {
-            let n = match nix::unistd::read(stdin.as_fd(), &mut buf) {
-                Ok(n) => n,
-                Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => continue,
-                Err(err) => return Err(Failure::sys("read standard input", &io::Error::from(err))),
-            };
-            if n == 0 {
-                logger.finish();
-                return Ok(0);
-            }
-            logger.feed(&buf[..n]);
-        }
-    }
+    let style = Style::Svlogd { verbose: opts.verbose };
+    let (engine, dirs) = open_all(&opts, style)?;
+    let reload = || open_all(&opts, style);
+    run::run(style, engine, dirs, Vec::new(), Some(&reload))?;
+    Ok(0)
 }
 
-/// Open every directory; fatal if none works.
-fn open_all(opts: &Options) -> Result<Vec<SvDir>, Failure> {
-    let dirs: Vec<SvDir> =
-        opts.dirs.iter().filter_map(|name| SvDir::open(name, opts.linemax, opts.verbose)).collect();
+/// Lock every log directory that can be used (warning about the others)
+/// and read its config; the engine for them. Fatal if none works.
+fn open_all(opts: &Options, style: Style) -> Result<(Engine, Vec<LogDir>), Failure> {
+    let mut dirs = Vec::with_capacity(opts.dirs.len());
+    let mut configs = Vec::with_capacity(opts.dirs.len());
+    for name in &opts.dirs {
+        let path = PathBuf::from(name);
+        let spec = DirSpec { path: path.clone(), ..DirSpec::default() };
+        match LogDir::lock_existing(&spec, style) {
+            Ok(dir) => {
+                configs.push((path, read_config(name, style)));
+                dirs.push(dir);
+            }
+            Err(failure) => fail::warn(PROG, &failure.message),
+        }
+    }
     if dirs.is_empty() {
         return Err(Failure::temporary("no functional log directories."));
     }
-    Ok(dirs)
+    let script = script(opts, &configs);
+    for (dir, spec) in dirs.iter_mut().zip(&script.dirs) {
+        dir.spec = spec.clone();
+    }
+    let mut engine = Engine::new(&script);
+    // runit drops a last line that has no newline and is shorter than -l.
+    engine.complete_last = false;
+    engine.replace = opts.replace.map(|with| replacement(with, &opts.replace_set));
+    Ok((engine, dirs))
 }
 
-struct Logger {
-    opts: Options,
-    dirs: Vec<SvDir>,
-    /// The start of a line not yet decided (shorter than `-l`, no newline).
-    pending: Vec<u8>,
-    /// A line longer than `-l` being copied: which directories take the rest.
-    long: Option<Vec<bool>>,
-}
-
-impl Logger {
-    fn feed(&mut self, data: &[u8]) {
-        let linemax = self.opts.linemax;
-        let mut pos = 0;
-        while pos < data.len() {
-            let avail = &data[pos..];
-            if let Some(sel) = self.long.take() {
-                let (part, ends) = match avail.iter().position(|&b| b == b'\n') {
-                    Some(nl) => (&avail[..=nl], true),
-                    None => (avail, false),
-                };
-                pos += part.len();
-                let mut part = part.to_vec();
-                if let Some(with) = self.opts.replace {
-                    let body = part.len() - usize::from(ends);
-                    replace(&mut part[..body], with, &self.opts.replace_set);
-                }
-                for (dir, &on) in self.dirs.iter_mut().zip(&sel) {
-                    if on {
-                        dir.write(&part);
-                    }
-                }
-                if !ends {
-                    self.long = Some(sel);
-                }
-                continue;
+/// A directory's `config`, the defaults if there is none; warnings for
+/// lines that cannot be used.
+fn read_config(name: &OsString, style: Style) -> Config {
+    let shown = name.to_string_lossy();
+    match fs::read(PathBuf::from(name).join("config")) {
+        Ok(text) => {
+            style.info(|| format!("read: {shown}/config"));
+            let (config, warnings) = parse_config(&text);
+            for warning in warnings {
+                fail::warn(PROG, warning);
             }
-            let want = linemax - self.pending.len();
-            let look = &avail[..avail.len().min(want)];
-            if let Some(nl) = look.iter().position(|&b| b == b'\n') {
-                self.pending.extend_from_slice(&look[..nl]);
-                pos += nl + 1;
-                self.line(true);
-            } else if look.len() == want {
-                self.pending.extend_from_slice(look);
-                pos += want;
-                self.line(false);
-            } else {
-                self.pending.extend_from_slice(look);
-                pos = data.len();
-            }
+            config
         }
-    }
-
-    /// Decide the pending line (`complete`: its newline was seen; else it
-    /// is `-l` long and its rest follows).
-    fn line(&mut self, complete: bool) {
-        let mut head = std::mem::take(&mut self.pending);
-        if let Some(with) = self.opts.replace {
-            replace(&mut head, with, &self.opts.replace_set);
-        }
-        let stamp = stamp(self.opts.stamp);
-        let mut sel = vec![false; self.dirs.len()];
-        for (i, dir) in self.dirs.iter_mut().enumerate() {
-            let (log, err) = select(&dir.config.insts, &head);
-            let mut out = stamp.clone().into_bytes();
-            out.extend_from_slice(&dir.config.prefix);
-            out.extend_from_slice(&head);
-            let mut short = out.clone();
-            short.extend_from_slice(if complete { b"\n" } else { b"...\n" });
-            if err {
-                let _ = io::stderr().write_all(&short);
-            }
-            if log {
-                dir.send(&short);
-                if !dir.config.udp_only || dir.udp.is_none() {
-                    if complete {
-                        out.push(b'\n');
-                    }
-                    dir.write(&out);
-                    sel[i] = true;
-                }
-            }
-        }
-        if !complete {
-            self.long = Some(sel);
-        }
-    }
-
-    /// End of input or `TERM`: end a long line, drop an undecided one,
-    /// close every directory.
-    fn finish(&mut self) {
-        if let Some(sel) = self.long.take() {
-            for (dir, &on) in self.dirs.iter_mut().zip(&sel) {
-                if on {
-                    dir.write(b"\n");
-                }
-            }
-        }
-        for dir in self.dirs.drain(..) {
-            dir.close();
-        }
-    }
-}
-
-/// The time stamp for a line, with its trailing space.
-fn stamp(kind: Stamp) -> String {
-    let now = SystemTime::now();
-    match kind {
-        Stamp::None => String::new(),
-        Stamp::Tai64n => {
-            format!("@{} ", String::from_utf8_lossy(&Tai64N::from_system(now).hex()))
-        }
-        Stamp::Utc | Stamp::Iso => {
-            let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
-            let sep = if kind == Stamp::Utc { '_' } else { 'T' };
-            utc_stamp(since.as_secs() as i64, since.subsec_nanos(), sep)
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Config::default(),
+        Err(err) => {
+            fail::warn(PROG, format!("unable to read config: {shown}: {}", errstr::io_str(&err)));
+            Config::default()
         }
     }
 }
