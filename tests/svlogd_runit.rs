@@ -448,3 +448,73 @@ fn locked_directory_is_refused() {
     assert!(out.status.success());
     assert_eq!(current(&other), b"y\n");
 }
+
+#[test]
+fn size_and_age_units_like_runit() {
+    let program = require_debian!("svlogd");
+    let tmp = tempfile::tempdir().unwrap();
+    let input = numbered(0..100, &"x".repeat(80));
+    let dir = compare(&program, tmp.path(), &[], Some("s5k\nn2\nt2m\n"), &input);
+    // 5120 bytes, rotated at a line end past 5120 - 1000.
+    let olds: Vec<_> = snapshot(&dir).into_iter().filter(|f| f.0 == "@.s").collect();
+    assert_eq!(olds.len(), 2);
+    assert!(olds.iter().all(|f| (4120..=5120).contains(&f.2.len())));
+}
+
+#[test]
+fn replacing_leaves_the_rest_of_a_long_line_like_runit() {
+    let program = require_debian!("svlogd");
+    let tmp = tempfile::tempdir().unwrap();
+    let input = b"ab\tc\x01defghij\x01\t\xc3\xa9 tail\nshort\x02\n";
+    let dir = compare(&program, tmp.path(), &["-l", "10", "-b", "20", "-r", "X"], None, input);
+    assert_eq!(
+        fs::read(dir.join("current")).unwrap(),
+        b"abXcXdefghij\x01\t\xc3\xa9 tail\nshortX\n"
+    );
+}
+
+/// Blank the TAI64N labels of `@` file names in svlogd's messages.
+fn unstamped(text: &[u8]) -> String {
+    let text = String::from_utf8_lossy(text);
+    let mut out = String::new();
+    let mut rest = &*text;
+    while let Some(at) = rest.find("@4000") {
+        out.push_str(&rest[..=at]);
+        rest = &rest[(at + 25).min(rest.len())..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn verbose_messages_like_runit() {
+    let program = require_debian!("svlogd");
+    let tmp = tempfile::tempdir().unwrap();
+    let input = numbered(0..30, "xxxxxxxxxxxxxxxxxxx");
+    let mut got = Vec::new();
+    for (name, mut cmd) in [("ours", tool("svlogd")), ("theirs", Command::new(&program))] {
+        let dir = logdir(tmp.path(), name, Some("s300\nn2\n!cat\n"));
+        // The old `current` is unfinished: saved as `@...u` at start.
+        fs::write(dir.join("current"), "old\n").unwrap();
+        cmd.current_dir(tmp.path()).args(["-v", "-l", "100", name]);
+        let out = output_with_input(cmd, &input, LIMIT);
+        assert_eq!(out.status.code(), Some(0));
+        let text = unstamped(&out.stderr).replace(name, "DIR");
+        // Processors end when they end (reaped on SIGCHLD or waited for at
+        // the next rotation): compare the lines in order of kind, not of
+        // time.
+        let mut lines: Vec<String> = text
+            .lines()
+            .filter(|l| !l.ends_with("sigchild received."))
+            .map(str::to_string)
+            .collect();
+        lines.sort();
+        got.push((lines, snapshot(&dir)));
+    }
+    assert_eq!(got[0], got[1]);
+    assert!(
+        got[0].0.iter().any(|l| l.starts_with("svlogd: info: processed: DIR/@")),
+        "{:?}",
+        got[0].0
+    );
+}

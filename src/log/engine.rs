@@ -559,11 +559,12 @@ pub fn excess(names: &[Vec<u8>], num: usize) -> Vec<&[u8]> {
     old
 }
 
-/// svlogd's old files: how many `@` files of 27 bytes there are (processor
-/// output `.t` not counted) and the oldest, never `keep`.
+/// svlogd's old files: how many finished `@….s` files there are and the
+/// oldest, never `keep`. Debian's svlogd (runit 2.1.2) counts and removes
+/// only `.s` files: unfinished `.u` files stay until removed by hand.
 pub fn oldest<'a>(names: &'a [Vec<u8>], keep: Option<&[u8]>) -> (usize, Option<&'a [u8]>) {
     let old =
-        names.iter().map(|n| &n[..]).filter(|n| n.len() == 27 && n[0] == b'@' && n[26] != b't');
+        names.iter().map(|n| &n[..]).filter(|n| n.len() == 27 && n[0] == b'@' && n[26] == b's');
     let count = old.clone().count();
     (count, old.filter(|n| Some(*n) != keep).min())
 }
@@ -780,9 +781,9 @@ mod tests {
         .iter()
         .map(|s| s.as_bytes().to_vec())
         .collect();
-        assert_eq!(oldest(&names, None), (3, Some(&b"@400000006b0680a010a82324.u"[..])));
-        let keep = b"@400000006b0680a010a82324.u";
-        assert_eq!(oldest(&names, Some(keep)), (3, Some(&b"@400000006b0680a010b1f2dc.s"[..])));
+        assert_eq!(oldest(&names, None), (2, Some(&b"@400000006b0680a010b1f2dc.s"[..])));
+        let keep = b"@400000006b0680a010b1f2dc.s";
+        assert_eq!(oldest(&names, Some(keep)), (2, Some(&b"@400000006b0680a010ba3bf4.s"[..])));
         assert_eq!(oldest(&names[4..], None), (0, None));
     }
 
