@@ -19,7 +19,8 @@ const LIMIT: Duration = Duration::from_secs(20);
 
 /// A log directory's files: name (an `@` file as `@.s`/`@.u`, in order),
 /// mode and contents; `lock`, `config` and tend's exactly-once note
-/// `pending` left out.
+/// `pending` left out. A file renamed away while it is looked at (a
+/// running processor's output) is left out too.
 fn snapshot(dir: &Path) -> Vec<(String, u32, Vec<u8>)> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .unwrap()
@@ -29,15 +30,16 @@ fn snapshot(dir: &Path) -> Vec<(String, u32, Vec<u8>)> {
     names.sort();
     names
         .into_iter()
-        .map(|name| {
+        .filter_map(|name| {
             let path = dir.join(&name);
-            let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
+            let mode = fs::metadata(&path).ok()?.permissions().mode() & 0o7777;
+            let contents = fs::read(&path).ok()?;
             let shown = if name.starts_with('@') && name.len() == 27 {
                 format!("@.{}", &name[26..])
             } else {
                 name
             };
-            (shown, mode, fs::read(&path).unwrap())
+            Some((shown, mode, contents))
         })
         .collect()
 }
@@ -517,4 +519,17 @@ fn verbose_messages_like_runit() {
         "{:?}",
         got[0].0
     );
+}
+
+#[test]
+fn prefix_split_at_the_size_like_runit() {
+    let program = require_debian!("svlogd");
+    let tmp = tempfile::tempdir().unwrap();
+    let input = numbered(0..20, "xxxxxxxxxxxxxx");
+    // Files of exactly 100 bytes, a prefix cut where the size is reached,
+    // and a full last `current` left as it is.
+    let dir = compare(&program, tmp.path(), &[], Some("s100\npPREFIX-LONG:\n"), &input);
+    let olds: Vec<_> = snapshot(&dir).into_iter().filter(|f| f.0 == "@.s").collect();
+    assert_eq!(olds.len(), 8);
+    assert!(olds.iter().all(|f| f.2.len() == 100), "{olds:?}");
 }

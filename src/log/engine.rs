@@ -82,6 +82,8 @@ pub struct Engine {
     alert_sel: bool,
     /// The prefixes of this line went out already.
     prefix_done: bool,
+    /// Bytes of each prefix out so far (a prefix may span a rotation).
+    prefix_at: usize,
     pub outs: Vec<Out>,
     /// Pending bytes for stderr (`e`).
     pub alerts: Vec<u8>,
@@ -120,6 +122,7 @@ impl Engine {
             prefixes: script.dirs.iter().map(|d| d.prefix.clone()).collect(),
             alert_sel: false,
             prefix_done: false,
+            prefix_at: 0,
             outs: script
                 .dirs
                 .iter()
@@ -212,6 +215,7 @@ impl Engine {
                         }
                     }
                     self.prefix_done = false;
+                    self.prefix_at = 0;
                     self.phase = Phase::Head;
                 }
                 Phase::Head => {
@@ -245,8 +249,10 @@ impl Engine {
                 Phase::Body => {
                     // First the head, then the rest of the line from input.
                     if !self.prefix_done && self.emitted >= self.stamp_len() {
+                        if !self.push_prefixes() {
+                            return (pos, Stop::Rotate);
+                        }
                         self.prefix_done = true;
-                        self.push_prefixes();
                     }
                     if self.emitted < self.head.len() {
                         let mut part = self.head.len() - self.emitted;
@@ -353,13 +359,31 @@ impl Engine {
         if self.stamp == Stamp::None { 0 } else { STAMP }
     }
 
-    /// Append each selected directory's prefix (svlogd's `p`).
-    fn push_prefixes(&mut self) {
-        for (i, out) in self.outs.iter_mut().enumerate() {
-            if self.selected[i] && !self.prefixes[i].is_empty() {
-                out.buf.extend_from_slice(&self.prefixes[i]);
-                out.bytes += self.prefixes[i].len() as u64;
+    /// Append the rest of each selected directory's prefix (svlogd's `p`)
+    /// as far as there is room, as runit splits any bytes at the size;
+    /// false if a directory must rotate first.
+    fn push_prefixes(&mut self) -> bool {
+        loop {
+            let mut step: Option<u64> = None;
+            for (i, out) in self.outs.iter().enumerate() {
+                let left = self.prefixes[i].len().saturating_sub(self.prefix_at) as u64;
+                if self.selected[i] && left > 0 {
+                    step = Some(step.unwrap_or(u64::MAX).min(left).min(out.room()));
+                }
             }
+            let step = match step {
+                None => return true,
+                Some(0) => return false,
+                Some(n) => n as usize,
+            };
+            let at = self.prefix_at;
+            for (i, out) in self.outs.iter_mut().enumerate() {
+                if self.selected[i] && self.prefixes[i].len() > at {
+                    out.buf.extend_from_slice(&self.prefixes[i][at..at + step]);
+                    out.bytes += step as u64;
+                }
+            }
+            self.prefix_at += step;
         }
     }
 

@@ -420,9 +420,13 @@ impl Logger<'_> {
         loop {
             let stop = self.engine.finish(&mut now);
             self.flush();
-            self.rotate_due();
-            if stop == Stop::Done {
-                break;
+            // A full `current` with nothing more to write stays `current`,
+            // as svlogd leaves it (multilog always has a line end to write
+            // or has rotated at the last one).
+            match stop {
+                Stop::Done => break,
+                Stop::Rotate => self.rotate_due(),
+                Stop::Flush => {}
             }
         }
         self.flush();
