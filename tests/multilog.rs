@@ -220,6 +220,28 @@ fn start_up_recovers_like_daemontools() {
     }
 }
 
+/// A complete `current` found near full takes the next line before it is
+/// rotated: only a line end decides, as in daemontools.
+#[test]
+fn near_full_current_at_start_like_daemontools() {
+    let theirs = require_debian!("multilog");
+    let (_tmp, a, b) = pair();
+    let mut got = Vec::new();
+    for (cmd, base) in [(ours(), &a), (Command::new(&theirs), &b)] {
+        let main = base.join("main");
+        fs::create_dir(&main).unwrap();
+        fs::write(main.join("current"), [b"o".repeat(2999), b"\n".to_vec()].concat()).unwrap();
+        fs::set_permissions(main.join("current"), fs::Permissions::from_mode(0o744)).unwrap();
+        // One line: daemontools decides per buffer read, tend per line.
+        run_in(cmd, base, &["s4096", "./main"], b"new\n");
+        let sizes: Vec<u64> =
+            archived(&main).iter().map(|f| fs::metadata(f).unwrap().len()).collect();
+        got.push((sizes, fs::read(main.join("current")).unwrap()));
+    }
+    assert_eq!(got[0], got[1]);
+    assert_eq!(got[0], (vec![3004], Vec::new()));
+}
+
 #[test]
 fn processor_output_is_archived() {
     let tmp = tempfile::tempdir().unwrap();

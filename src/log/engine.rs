@@ -31,6 +31,9 @@ pub struct Out {
     pub slack: u64,
     /// Bytes waiting to be written to `current`.
     pub buf: Vec<u8>,
+    /// A line end left `current` near full: rotate it now. (Only a line
+    /// written decides this, never the size found at start-up.)
+    rotate_now: bool,
 }
 
 impl Out {
@@ -40,9 +43,9 @@ impl Out {
 
     /// Whether a line end here must rotate: within `slack` of the size.
     /// A size below the slack never rotates at line ends (as svlogd with
-    /// `s` below `-l`), only when full.
+    /// `s` below `-l`), only when full; an empty `current` never does.
     fn near_full(&self) -> bool {
-        self.size.checked_sub(self.slack).is_some_and(|at| self.bytes >= at)
+        self.bytes > 0 && self.size.checked_sub(self.slack).is_some_and(|at| self.bytes >= at)
     }
 }
 
@@ -131,6 +134,7 @@ impl Engine {
                     bytes: 0,
                     slack: d.slack,
                     buf: Vec::with_capacity(1 << 16),
+                    rotate_now: false,
                 })
                 .collect(),
             alerts: Vec::new(),
@@ -171,7 +175,7 @@ impl Engine {
     /// Whether directory `i` must rotate before more is written to it.
     pub fn due(&self, i: usize) -> bool {
         let out = &self.outs[i];
-        out.bytes >= out.size || (self.phase == Phase::Start && out.near_full())
+        out.bytes >= out.size || out.rotate_now
     }
 
     /// Bytes of a line's start patterns see, stamp included (a line
@@ -188,6 +192,7 @@ impl Engine {
     pub fn rotated(&mut self, i: usize) {
         debug_assert!(self.outs[i].buf.is_empty());
         self.outs[i].bytes = 0;
+        self.outs[i].rotate_now = false;
     }
 
     /// Consume input. `now` gives the hex stamp for a new line (called once
@@ -333,15 +338,16 @@ impl Engine {
     /// a buffer is full.
     fn line_end(&mut self) -> Option<Stop> {
         self.phase = Phase::Start;
-        let mut flush = false;
-        for (i, out) in self.outs.iter().enumerate() {
+        let (mut flush, mut rotate) = (false, false);
+        for (i, out) in self.outs.iter_mut().enumerate() {
             if self.selected[i] && out.near_full() {
-                return Some(Stop::Rotate);
+                out.rotate_now = true;
+                rotate = true;
             }
             flush |= out.buf.len() >= self.flush_at;
         }
         flush |= self.alerts.len() >= self.flush_at;
-        flush.then_some(Stop::Flush)
+        if rotate { Some(Stop::Rotate) } else { flush.then_some(Stop::Flush) }
     }
 
     /// How many of `want` bytes every selected directory has room for.
