@@ -533,3 +533,115 @@ fn prefix_split_at_the_size_like_runit() {
     assert_eq!(olds.len(), 8);
     assert!(olds.iter().all(|f| f.2.len() == 100), "{olds:?}");
 }
+
+/// A small deterministic generator (xorshift), so that a failing case can
+/// be run again from its number.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+    fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+}
+
+/// Random configs, options, old files and inputs (long lines, control
+/// characters, patterns with `+`, small sizes, processors): the same
+/// files, messages and exit code as runit's svlogd, case after case.
+#[test]
+fn random_cases_like_runit() {
+    let program = require_debian!("svlogd");
+    for case in 0..80u64 {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (case + 1).wrapping_mul(0x2545_f491_4f6c_dd1d));
+        let mut input = Vec::new();
+        for i in 0..rng.below(60) {
+            input.extend_from_slice(format!("{i:03} ").as_bytes());
+            for _ in 0..*rng.pick(&[0, 1, 5, 20, 40, 80, 120, 300]) {
+                input.extend_from_slice(
+                    rng.pick(&["a", "b", "x", " ", "fo", "-", "+", "*", ":", "\t", "\u{1}", "é"])
+                        .as_bytes(),
+                );
+            }
+            input.push(b'\n');
+        }
+        if rng.chance(30) {
+            input.pop();
+        }
+        let mut config = String::new();
+        if rng.chance(80) {
+            config += &format!(
+                "s{}{}\n",
+                rng.pick(&[100, 150, 333, 1000, 2048]),
+                rng.pick(&["", "", "k"])
+            );
+        }
+        if rng.chance(60) {
+            config += &format!("n{}\n", rng.pick(&[0, 1, 2, 3, 5]));
+        }
+        if rng.chance(30) {
+            config += &format!("p{}\n", rng.pick(&["P:", "LONGER-PREFIX: ", "x"]));
+        }
+        for _ in 0..rng.below(4) {
+            let kind = rng.pick(&['+', '-', 'e', 'E']);
+            config += &format!("{kind}{}\n", rng.pick(&["*", "0*", "*x*", "*a", "00+1*", "*: *"]));
+        }
+        if rng.chance(20) {
+            config += "!tr a-z A-Z\n";
+        }
+        let mut args: Vec<String> = Vec::new();
+        if let Some(l) = *rng.pick(&[None, Some(10usize), Some(50), Some(200)]) {
+            let b = *rng.pick(&[l + 1, l + 10, 2048]);
+            args.extend(["-l".into(), l.to_string(), "-b".into(), b.to_string()]);
+        }
+        if rng.chance(30) {
+            args.extend(["-r".into(), "_".into()]);
+        }
+        if rng.chance(20) {
+            args.extend(["-R".into(), "ax".into()]);
+        }
+        let old_current = rng.chance(30).then(|| *rng.pick(&[0o644, 0o744]));
+        let old_file = rng.chance(20);
+        let tmp = tempfile::tempdir().unwrap();
+        let mut got = Vec::new();
+        for (name, mut cmd) in [("ours", tool("svlogd")), ("theirs", Command::new(&program))] {
+            let dir = logdir(tmp.path(), name, Some(&config));
+            if let Some(mode) = old_current {
+                fs::write(dir.join("current"), "old line\n").unwrap();
+                fs::set_permissions(dir.join("current"), fs::Permissions::from_mode(mode)).unwrap();
+            }
+            if old_file {
+                fs::write(dir.join("@400000000000000000000001.s"), "older\n").unwrap();
+            }
+            cmd.current_dir(tmp.path()).args(&args).arg(name);
+            let out = output_with_input(cmd, &input, LIMIT);
+            let stderr = String::from_utf8_lossy(&out.stderr).replace(name, "DIR");
+            got.push((out.status.code(), stderr, snapshot(&dir)));
+        }
+        assert!(
+            got[0] == got[1],
+            "case {case}: args {args:?} config {config:?} old current {old_current:?} \
+             old file {old_file}\nours:   {:?}\ntheirs: {:?}",
+            (
+                &got[0].0,
+                &got[0].1,
+                got[0].2.iter().map(|f| (&f.0, f.1, f.2.len())).collect::<Vec<_>>()
+            ),
+            (
+                &got[1].0,
+                &got[1].1,
+                got[1].2.iter().map(|f| (&f.0, f.1, f.2.len())).collect::<Vec<_>>()
+            ),
+        );
+    }
+}
