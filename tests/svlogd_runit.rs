@@ -562,7 +562,7 @@ impl Rng {
 #[test]
 fn random_cases_like_runit() {
     let program = require_debian!("svlogd");
-    for case in 0..80u64 {
+    for case in 0..160u64 {
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (case + 1).wrapping_mul(0x2545_f491_4f6c_dd1d));
         let mut input = Vec::new();
         for i in 0..rng.below(60) {
@@ -587,7 +587,7 @@ fn random_cases_like_runit() {
             );
         }
         if rng.chance(60) {
-            config += &format!("n{}\n", rng.pick(&[0, 1, 2, 3, 5]));
+            config += &format!("n{}\n", rng.pick(&[0, 0, 1, 2, 3, 5, 10]));
         }
         if rng.chance(30) {
             config += &format!("p{}\n", rng.pick(&["P:", "LONGER-PREFIX: ", "x"]));
