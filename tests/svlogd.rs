@@ -358,7 +358,9 @@ fn full_disk_removes_old_files_down_to_n() {
 
 /// A logger SIGKILLed again and again while numbered lines flow (as in
 /// tests/multilog.rs): every number ends up exactly once across `current`
-/// and the `@` files, each line whole.
+/// and the `@` files, each line whole. The kills come soon after each start,
+/// while the logger still drains what piled up in the pipe meanwhile, in
+/// the middle of lines; and `s` is small, so some come around a rotation.
 #[test]
 fn sigkilled_logger_loses_and_doubles_nothing() {
     require_debian!("python3");
@@ -370,7 +372,7 @@ fn sigkilled_logger_loses_and_doubles_nothing() {
          import os, sys, time\n\
          i = 0\n\
          while not os.path.exists('../.stop'):\n\
-         \x20   for _ in range(20):\n\
+         \x20   for _ in range(100):\n\
          \x20       i += 1\n\
          \x20       sys.stdout.write('%d\\n' % i)\n\
          \x20   sys.stdout.flush()\n\
@@ -400,7 +402,8 @@ fn sigkilled_logger_loses_and_doubles_nothing() {
         match logger() {
             Some(pid) if pid != last => {
                 // Once it runs svlogd (not supervise's child before exec),
-                // let it write a little, at a different moment each time.
+                // let it write a little, at a different moment each time,
+                // mostly while the backlog is still being written.
                 let running = common::wait_until(Duration::from_secs(10), || {
                     fs::read(format!("/proc/{pid}/cmdline"))
                         .is_ok_and(|c| c.windows(6).any(|w| w == b"svlogd"))
@@ -409,7 +412,7 @@ fn sigkilled_logger_loses_and_doubles_nothing() {
                     last = pid;
                     continue;
                 }
-                std::thread::sleep(Duration::from_millis(60 + 37 * (kills % 7)));
+                std::thread::sleep(Duration::from_millis(5 + 13 * (kills % 7)));
                 let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
                 last = pid;
                 kills += 1;
