@@ -323,100 +323,20 @@ fn sigterm_finishes_the_line_then_exits() {
 #[test]
 fn sigkilled_logger_loses_and_doubles_nothing() {
     require_debian!("python3");
-    let tmp = tempfile::tempdir().unwrap();
-    let svc = tmp.path().join("numbers");
-    common::write_script(
-        &svc.join("run"),
-        "#!/usr/bin/python3\n\
-         import os, sys, time\n\
-         i = 0\n\
-         while not os.path.exists('../.stop'):\n\
-         \x20   for _ in range(20):\n\
-         \x20       i += 1\n\
-         \x20       sys.stdout.write('%d\\n' % i)\n\
-         \x20   sys.stdout.flush()\n\
-         \x20   time.sleep(0.01)\n\
-         sys.stdout.write('end %d\\n' % i)\n\
-         sys.stdout.flush()\n\
-         time.sleep(1000)\n",
+    let run =
+        format!("#!/bin/sh\nexec {} multilog t s4096 n1000 ./main\n", common::tend_bin().display());
+    let report = common::kill_logger_repeatedly(
+        |_| {},
+        &run,
+        "multilog",
+        20,
+        25,
+        |k| Duration::from_millis(60 + 37 * (k as u64 % 7)),
+        Duration::from_secs(120),
     );
-    common::write_script(
-        &svc.join("log/run"),
-        &format!(
-            "#!/bin/sh\nexec {} multilog t s4096 n1000 ./main\n",
-            common::tend_bin().display()
-        ),
-    );
-    let mut cmd = tool("svscan");
-    cmd.arg(tmp.path()).stdout(Stdio::null()).stderr(Stdio::null());
-    let _scan = Spawned::start(cmd);
-    let pid_file = svc.join("log/supervise/pid");
-    let logger = || fs::read_to_string(&pid_file).ok()?.trim().parse::<i32>().ok();
-    let main = svc.join("log/main");
-    let mut last = 0;
-    let mut kills = 0;
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    while kills < 25 {
-        assert!(std::time::Instant::now() < deadline, "only {kills} kills in time");
-        match logger() {
-            Some(pid) if pid != last => {
-                // Once it runs multilog (not supervise's child before exec),
-                // let it write a little, at a different moment each time.
-                let running = common::wait_until(Duration::from_secs(10), || {
-                    fs::read(format!("/proc/{pid}/cmdline"))
-                        .is_ok_and(|c| c.windows(8).any(|w| w == b"multilog"))
-                });
-                if !running {
-                    last = pid;
-                    continue;
-                }
-                std::thread::sleep(Duration::from_millis(60 + 37 * (kills % 7)));
-                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-                last = pid;
-                kills += 1;
-            }
-            _ => std::thread::sleep(Duration::from_millis(5)),
-        }
-    }
-    fs::write(tmp.path().join(".stop"), b"").unwrap();
-    let mut end = None;
-    wait_for(Duration::from_secs(60), "the end line in the log", || {
-        let text = String::from_utf8_lossy(&fs::read(main.join("current")).unwrap_or_default())
-            .into_owned();
-        end = text.lines().find_map(|l| l.get(26..)?.strip_prefix("end ")?.parse::<usize>().ok());
-        end.is_some()
-    });
-    let end = end.unwrap();
-    let mut seen = vec![0u32; end + 1];
-    let mut files = archived(&main);
-    files.push(main.join("current"));
-    let mut unfinished = 0;
-    for f in &files {
-        if f.to_string_lossy().ends_with(".u") {
-            unfinished += 1;
-        }
-        for line in fs::read(f).unwrap().split_inclusive(|&b| b == b'\n') {
-            assert!(line.ends_with(b"\n"), "cut line in {}", f.display());
-            let text = std::str::from_utf8(&line[26..line.len() - 1]).unwrap();
-            if let Ok(n) = text.parse::<usize>() {
-                assert!(n >= 1 && n <= end, "{n} out of range");
-                seen[n] += 1;
-            } else {
-                assert!(text.starts_with("end "), "odd line {text:?}");
-            }
-        }
-    }
-    let lost: Vec<usize> = (1..=end).filter(|&n| seen[n] == 0).collect();
-    let doubled: Vec<usize> = (1..=end).filter(|&n| seen[n] > 1).collect();
-    assert!(lost.is_empty(), "{} lines lost, first {:?}", lost.len(), &lost[..lost.len().min(10)]);
-    assert!(
-        doubled.is_empty(),
-        "{} lines doubled, first {:?}",
-        doubled.len(),
-        &doubled[..doubled.len().min(10)]
-    );
-    assert!(unfinished >= 5, "the logger really died mid-file ({unfinished} .u files)");
-    assert!(end > 1000, "{end} lines");
+    report.assert_exactly_once();
+    assert!(report.unfinished >= 5, "the logger really died mid-file: {report:?}");
+    assert!(report.end > 1000, "{} lines", report.end);
 }
 
 /// A pipe already holding `input`, its write end closed.

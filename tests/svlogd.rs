@@ -8,8 +8,6 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use common::{Spawned, all_of, archived, mode, output_with_input, tool, wait_for};
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -361,122 +359,28 @@ fn full_disk_removes_old_files_down_to_n() {
 /// and the `@` files, each line whole. The kills come soon after each start,
 /// while the logger still drains what piled up in the pipe meanwhile, in
 /// the middle of lines; and `s` is small, so some come around a rotation.
+/// (runit's svlogd, and tend's before it read through the engine, lost
+/// thousands of lines here.)
 #[test]
 fn sigkilled_logger_loses_and_doubles_nothing() {
     require_debian!("python3");
-    let tmp = tempfile::tempdir().unwrap();
-    let svc = tmp.path().join("numbers");
-    common::write_script(
-        &svc.join("run"),
-        "#!/usr/bin/python3\n\
-         import os, sys, time\n\
-         i = 0\n\
-         while not os.path.exists('../.stop'):\n\
-         \x20   for _ in range(100):\n\
-         \x20       i += 1\n\
-         \x20       sys.stdout.write('%d\\n' % i)\n\
-         \x20   sys.stdout.flush()\n\
-         \x20   time.sleep(0.01)\n\
-         sys.stdout.write('end %d\\n' % i)\n\
-         sys.stdout.flush()\n\
-         time.sleep(1000)\n",
-    );
-    // svlogd does not create its directory.
-    let main = svc.join("log/main");
-    fs::create_dir_all(&main).unwrap();
-    fs::write(main.join("config"), "s20000\nn1000\n").unwrap();
-    common::write_script(
-        &svc.join("log/run"),
-        &format!("#!/bin/sh\nexec {} svlogd -tt ./main\n", common::tend_bin().display()),
-    );
-    let mut cmd = tool("svscan");
-    cmd.arg(tmp.path()).stdout(Stdio::null()).stderr(Stdio::null());
-    let _scan = Spawned::start(cmd);
-    let pid_file = svc.join("log/supervise/pid");
-    let logger = || fs::read_to_string(&pid_file).ok()?.trim().parse::<i32>().ok();
-    let mut last = 0;
-    let mut kills = 0;
-    let deadline = std::time::Instant::now() + Duration::from_secs(45);
-    while kills < 25 {
-        assert!(std::time::Instant::now() < deadline, "only {kills} kills in time");
-        match logger() {
-            Some(pid) if pid != last => {
-                // Once it runs svlogd (not supervise's child before exec),
-                // let it write a little, at a different moment each time,
-                // mostly while the backlog is still being written.
-                let running = common::wait_until(Duration::from_secs(10), || {
-                    fs::read(format!("/proc/{pid}/cmdline"))
-                        .is_ok_and(|c| c.windows(6).any(|w| w == b"svlogd"))
-                });
-                if !running {
-                    last = pid;
-                    continue;
-                }
-                std::thread::sleep(Duration::from_millis(5 + 13 * (kills % 7)));
-                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-                last = pid;
-                kills += 1;
-            }
-            _ => std::thread::sleep(Duration::from_millis(5)),
-        }
-    }
-    fs::write(tmp.path().join(".stop"), b"").unwrap();
-    // Each line without its 26-byte stamp, or None if cut (no newline, or
-    // too short for a stamp).
-    let lines = |bytes: &[u8]| -> Vec<Option<String>> {
-        bytes
-            .split_inclusive(|&b| b == b'\n')
-            .map(|line| {
-                let body = line.strip_suffix(b"\n")?.get(26..)?;
-                Some(String::from_utf8_lossy(body).into_owned())
-            })
-            .collect()
+    let prepare = |log: &Path| {
+        // svlogd does not create its directory.
+        fs::create_dir_all(log.join("main")).unwrap();
+        fs::write(log.join("main/config"), "s20000\nn1000\n").unwrap();
     };
-    let mut end = None;
-    wait_for(Duration::from_secs(15), "the end line in the log", || {
-        end = lines(&all_of(&main))
-            .into_iter()
-            .flatten()
-            .find_map(|l| l.strip_prefix("end ")?.parse::<usize>().ok());
-        end.is_some()
-    });
-    let end = end.unwrap();
-    let mut seen = vec![0u32; end + 1];
-    // `archived` takes only `@` files: `pending` (the exactly-once note),
-    // `lock`, `config` and `state` are left out.
-    let mut files = archived(&main);
-    files.push(main.join("current"));
-    let (mut unfinished, mut cut, mut odd) = (0, 0, Vec::new());
-    for f in &files {
-        if f.to_string_lossy().ends_with(".u") {
-            unfinished += 1;
-        }
-        for line in lines(&fs::read(f).unwrap()) {
-            match line {
-                None => cut += 1,
-                Some(text) => match text.parse::<usize>() {
-                    Ok(n) if (1..=end).contains(&n) => seen[n] += 1,
-                    _ if text.starts_with("end ") => {}
-                    _ => odd.push(text),
-                },
-            }
-        }
-    }
-    let lost: Vec<usize> = (1..=end).filter(|&n| seen[n] == 0).collect();
-    let doubled: Vec<usize> = (1..=end).filter(|&n| seen[n] > 1).collect();
-    assert!(
-        lost.is_empty() && doubled.is_empty() && cut == 0 && odd.is_empty(),
-        "of {end} lines: {} lost (first {:?}), {} doubled (first {:?}), {cut} cut, {} odd \
-         (first {:?}), over {kills} kills and {} files",
-        lost.len(),
-        &lost[..lost.len().min(10)],
-        doubled.len(),
-        &doubled[..doubled.len().min(10)],
-        odd.len(),
-        &odd[..odd.len().min(3)],
-        files.len(),
+    let run = format!("#!/bin/sh\nexec {} svlogd -tt ./main\n", common::tend_bin().display());
+    let report = common::kill_logger_repeatedly(
+        prepare,
+        &run,
+        "svlogd",
+        100,
+        25,
+        |k| Duration::from_millis(5 + 13 * (k as u64 % 7)),
+        Duration::from_secs(45),
     );
-    assert!(unfinished >= 5, "the logger really died mid-file ({unfinished} .u files)");
-    assert!(files.len() > unfinished + 3, "it rotated by size too ({} files)", files.len());
-    assert!(end > 1000, "{end} lines");
+    report.assert_exactly_once();
+    assert!(report.unfinished >= 5, "the logger really died mid-file: {report:?}");
+    assert!(report.files > report.unfinished + 3, "it rotated by size too: {report:?}");
+    assert!(report.end > 1000, "{} lines", report.end);
 }

@@ -295,3 +295,158 @@ impl Drop for SmallFs {
         let _ = Command::new("umount").arg("-l").arg(&self.path).status();
     }
 }
+
+/// How a logger fared when SIGKILLed again and again (see
+/// [`kill_logger_repeatedly`]).
+#[derive(Debug)]
+pub struct KilledLogger {
+    /// Numbered lines the service wrote.
+    pub end: usize,
+    pub lost: Vec<usize>,
+    pub doubled: Vec<usize>,
+    /// Lines without newline, or too short for a stamp.
+    pub cut: usize,
+    /// Lines that are neither a number in range nor the `end` line.
+    pub odd: Vec<String>,
+    /// `@` files and `current`.
+    pub files: usize,
+    /// `@….u` files: a `current` left behind by a killed logger.
+    pub unfinished: usize,
+}
+
+impl KilledLogger {
+    /// Every number exactly once, every line whole.
+    pub fn assert_exactly_once(&self) {
+        assert!(
+            self.lost.is_empty() && self.doubled.is_empty() && self.cut == 0 && self.odd.is_empty(),
+            "of {} lines: {} lost (first {:?}), {} doubled (first {:?}), {} cut, {} odd \
+             (first {:?}), in {} files",
+            self.end,
+            self.lost.len(),
+            &self.lost[..self.lost.len().min(10)],
+            self.doubled.len(),
+            &self.doubled[..self.doubled.len().min(10)],
+            self.cut,
+            self.odd.len(),
+            &self.odd[..self.odd.len().min(3)],
+            self.files,
+        );
+    }
+}
+
+/// Under tend's svscan, a service writes numbered lines (`batch` of them
+/// every 10 ms) to a logger run by `log_run` (a `log/run` script body)
+/// that writes to `log/main` with 26-byte stamps; `prepare` gets the `log`
+/// directory first. The logger, once it runs `program`, is SIGKILLed
+/// `kills` times, `pause(k)` after the k-th start. Then the service writes
+/// `end N` and every number is counted across `current` and the `@` files.
+pub fn kill_logger_repeatedly(
+    prepare: impl FnOnce(&Path),
+    log_run: &str,
+    program: &str,
+    batch: usize,
+    kills: usize,
+    pause: impl Fn(usize) -> Duration,
+    limit: Duration,
+) -> KilledLogger {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let tmp = tempfile::tempdir().unwrap();
+    let svc = tmp.path().join("numbers");
+    write_script(
+        &svc.join("run"),
+        &format!(
+            "#!/usr/bin/python3\n\
+             import os, sys, time\n\
+             i = 0\n\
+             while not os.path.exists('../.stop'):\n\
+             \x20   for _ in range({batch}):\n\
+             \x20       i += 1\n\
+             \x20       sys.stdout.write('%d\\n' % i)\n\
+             \x20   sys.stdout.flush()\n\
+             \x20   time.sleep(0.01)\n\
+             sys.stdout.write('end %d\\n' % i)\n\
+             sys.stdout.flush()\n\
+             time.sleep(1000)\n"
+        ),
+    );
+    prepare(&svc.join("log"));
+    write_script(&svc.join("log/run"), log_run);
+    let mut cmd = tool("svscan");
+    cmd.arg(tmp.path()).stdout(Stdio::null()).stderr(Stdio::null());
+    let _scan = Spawned::start(cmd);
+    let pid_file = svc.join("log/supervise/pid");
+    let logger = || fs::read_to_string(&pid_file).ok()?.trim().parse::<i32>().ok();
+    let (mut last, mut done) = (0, 0);
+    let deadline = Instant::now() + limit;
+    while done < kills {
+        assert!(Instant::now() < deadline, "only {done} kills in time");
+        match logger() {
+            Some(pid) if pid != last => {
+                // Once it runs the logger (not supervise's child before
+                // exec), let it write a little, a different while each time.
+                let running = wait_until(Duration::from_secs(10), || {
+                    fs::read(format!("/proc/{pid}/cmdline"))
+                        .is_ok_and(|c| c.windows(program.len()).any(|w| w == program.as_bytes()))
+                });
+                last = pid;
+                if running {
+                    std::thread::sleep(pause(done));
+                    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+                    done += 1;
+                }
+            }
+            _ => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+    fs::write(tmp.path().join(".stop"), b"").unwrap();
+    let main = svc.join("log/main");
+    // Each line without its stamp, or None if cut.
+    let lines = |bytes: &[u8]| -> Vec<Option<String>> {
+        bytes
+            .split_inclusive(|&b| b == b'\n')
+            .map(|line| {
+                let body = line.strip_suffix(b"\n")?.get(26..)?;
+                Some(String::from_utf8_lossy(body).into_owned())
+            })
+            .collect()
+    };
+    let mut end = None;
+    wait_for(Duration::from_secs(60), "the end line in the log", || {
+        end = lines(&all_of(&main))
+            .into_iter()
+            .flatten()
+            .find_map(|l| l.strip_prefix("end ")?.parse::<usize>().ok());
+        end.is_some()
+    });
+    let end = end.unwrap();
+    let mut seen = vec![0u32; end + 1];
+    // Only `@` files and `current`: `pending` (the exactly-once note),
+    // `lock`, `config` and `state` are left out.
+    let mut files = archived(&main);
+    files.push(main.join("current"));
+    let mut report = KilledLogger {
+        end,
+        lost: Vec::new(),
+        doubled: Vec::new(),
+        cut: 0,
+        odd: Vec::new(),
+        files: files.len(),
+        unfinished: files.iter().filter(|f| f.to_string_lossy().ends_with(".u")).count(),
+    };
+    for f in &files {
+        for line in lines(&fs::read(f).unwrap()) {
+            match line {
+                None => report.cut += 1,
+                Some(text) => match text.parse::<usize>() {
+                    Ok(n) if (1..=end).contains(&n) => seen[n] += 1,
+                    _ if text.starts_with("end ") => {}
+                    _ => report.odd.push(text),
+                },
+            }
+        }
+    }
+    report.lost = (1..=end).filter(|&n| seen[n] == 0).collect();
+    report.doubled = (1..=end).filter(|&n| seen[n] > 1).collect();
+    report
+}
