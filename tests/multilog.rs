@@ -325,15 +325,16 @@ fn sigkilled_logger_loses_and_doubles_nothing() {
     require_debian!("python3");
     let run =
         format!("#!/bin/sh\nexec {} multilog t s4096 n1000 ./main\n", common::tend_bin().display());
-    let report = common::kill_logger_repeatedly(
-        |_| {},
-        &run,
-        "multilog",
-        20,
-        25,
-        |k| Duration::from_millis(60 + 37 * (k as u64 % 7)),
-        Duration::from_secs(120),
-    );
+    let report = common::KillLoop {
+        log_run: &run,
+        skip: 26,
+        program: "multilog",
+        batch: 20,
+        kills: 25,
+        pause: |k| Duration::from_millis(60 + 37 * (k as u64 % 7)),
+        limit: Duration::from_secs(120),
+    }
+    .run(|_| {});
     report.assert_exactly_once();
     assert!(report.unfinished >= 5, "the logger really died mid-file: {report:?}");
     assert!(report.end > 1000, "{} lines", report.end);
@@ -362,6 +363,7 @@ fn pending_note_is_replayed_once() {
             len: 4,
             hash: tend::log::once::hash(batch),
             midline: None,
+            after: None,
             sizes: vec![4],
         };
         fs::write(main.join("pending"), note.encode()).unwrap();
@@ -456,7 +458,8 @@ fn pending_note_mid_line_is_replayed_once() {
     let note = tend::log::once::Note {
         len: 3,
         hash: tend::log::once::hash(b"bb\n"),
-        midline: Some(vec![true]),
+        midline: Some(tend::log::engine::Midline::selected(vec![true])),
+        after: None,
         sizes: vec![30],
     };
     fs::write(main.join("pending"), note.encode()).unwrap();
@@ -472,6 +475,45 @@ fn pending_note_mid_line_is_replayed_once() {
     assert!(current.starts_with(b"bb\n@"), "{}", String::from_utf8_lossy(&current));
     assert_eq!(&current[current.len() - 6..], b" next\n");
     assert_eq!(current.len(), 3 + 26 + 5);
+}
+
+/// A logger killed after taking a batch that ended inside a line: the
+/// next one goes on with that line (no new stamp) and cuts nothing, both
+/// when the note still describes the batch (its bytes are gone from the
+/// pipe) and once it was marked taken.
+#[test]
+fn taken_note_mid_line_goes_on_with_the_line() {
+    use tend::log::engine::Midline;
+    use tend::log::once::{Note, hash};
+    let pending = Note {
+        len: 3,
+        hash: hash(b"aa\n"),
+        midline: None,
+        after: Some(Midline::selected(vec![true])),
+        sizes: vec![0],
+    };
+    let taken = pending.taken(vec![30]).unwrap();
+    assert_eq!(taken.len, 0);
+    for note in [pending, taken] {
+        let tmp = tempfile::tempdir().unwrap();
+        let main = tmp.path().join("main");
+        fs::create_dir(&main).unwrap();
+        fs::write(main.join("current"), b"@400000006b06000000000000 aaaa").unwrap();
+        fs::set_permissions(main.join("current"), fs::Permissions::from_mode(0o644)).unwrap();
+        fs::write(main.join("pending"), note.encode()).unwrap();
+        let mut cmd = ours();
+        cmd.current_dir(tmp.path()).args(["t", "./main"]).stdin(filled_pipe(b"bb\nnext\n"));
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        let mut log = Spawned::start(cmd);
+        assert!(log.wait_within(LIMIT).unwrap().success());
+        let old = archived(&main);
+        assert_eq!(old.len(), 1, "{note:?}");
+        assert_eq!(fs::read(&old[0]).unwrap(), b"@400000006b06000000000000 aaaa");
+        let current = fs::read(main.join("current")).unwrap();
+        assert!(current.starts_with(b"bb\n@"), "{}", String::from_utf8_lossy(&current));
+        assert_eq!(&current[current.len() - 6..], b" next\n");
+        assert_eq!(current.len(), 3 + 26 + 5);
+    }
 }
 
 /// multilog's 1000-byte line buffer holds the stamp too: patterns, `e` and

@@ -244,6 +244,31 @@ fn max_age_rotates_an_idle_current() {
     assert!(log.wait_within(LIMIT).unwrap().success());
 }
 
+/// A rotation that cuts the last line in the pipe: the rest of it goes to
+/// the new `current` at once, not when the next line comes.
+#[test]
+fn line_cut_by_rotation_is_written_without_more_input() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let main = tmp.path().join("main");
+    fs::create_dir(&main).unwrap();
+    fs::write(main.join("config"), "s100\npP:\n").unwrap();
+    let mut cmd = ours();
+    cmd.current_dir(tmp.path()).args(["-tt", "main"]).stdin(Stdio::piped());
+    let mut log = Spawned::start(cmd);
+    let mut stdin = log.child.stdin.take().unwrap();
+    // 28 bytes of stamp and prefix and 8 of line: the third line reaches
+    // byte 108.
+    stdin.write_all(b"line 01\nline 02\nline 03\n").unwrap();
+    wait_for(LIMIT, "all three lines", || {
+        all_of(&main).split(|&b| b == b'\n').filter(|l| l.ends_with(b"P:line 03")).count() == 1
+    });
+    assert_eq!(archived(&main).len(), 1);
+    assert_eq!(fs::read(main.join("current")).unwrap().len(), 8);
+    drop(stdin);
+    assert!(log.wait_within(LIMIT).unwrap().success());
+}
+
 #[test]
 fn udp_like_runit() {
     let theirs = require_debian!("svlogd");
@@ -370,17 +395,43 @@ fn sigkilled_logger_loses_and_doubles_nothing() {
         fs::write(log.join("main/config"), "s20000\nn1000\n").unwrap();
     };
     let run = format!("#!/bin/sh\nexec {} svlogd -tt ./main\n", common::tend_bin().display());
-    let report = common::kill_logger_repeatedly(
-        prepare,
-        &run,
-        "svlogd",
-        100,
-        25,
-        |k| Duration::from_millis(5 + 13 * (k as u64 % 7)),
-        Duration::from_secs(45),
-    );
+    let report = common::KillLoop {
+        log_run: &run,
+        skip: 26,
+        program: "svlogd",
+        batch: 100,
+        kills: 25,
+        pause: |k| Duration::from_millis(5 + 13 * (k as u64 % 7)),
+        limit: Duration::from_secs(45),
+    }
+    .run(prepare);
     report.assert_exactly_once();
     assert!(report.unfinished >= 5, "the logger really died mid-file: {report:?}");
     assert!(report.files > report.unfinished + 3, "it rotated by size too: {report:?}");
     assert!(report.end > 1000, "{} lines", report.end);
+}
+
+/// The same with `s100`: a rotation cuts nearly every stamped line, often
+/// inside its stamp or prefix, so a killed logger often leaves a head half
+/// written; the exactly-once note carries the rest of it to the next one.
+#[test]
+fn sigkilled_logger_with_lines_cut_by_rotations() {
+    require_debian!("python3");
+    let prepare = |log: &Path| {
+        fs::create_dir_all(log.join("main")).unwrap();
+        fs::write(log.join("main/config"), "s100\nn0\npP:\n").unwrap();
+    };
+    let run = format!("#!/bin/sh\nexec {} svlogd -tt ./main\n", common::tend_bin().display());
+    let report = common::KillLoop {
+        log_run: &run,
+        skip: 28,
+        program: "svlogd",
+        batch: 4,
+        kills: 20,
+        pause: |k| Duration::from_millis(5 + 11 * (k as u64 % 5)),
+        limit: Duration::from_secs(45),
+    }
+    .run(prepare);
+    report.assert_exactly_once();
+    assert!(report.end > 200, "{} lines", report.end);
 }

@@ -49,6 +49,34 @@ impl Out {
     }
 }
 
+/// A line in progress between two batches (see [`Engine::line_state`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Midline {
+    /// Whether each directory takes the line.
+    pub selected: Vec<bool>,
+    /// The line's head, if not all of it is written yet.
+    pub head: Option<HeadLeft>,
+}
+
+impl Midline {
+    /// A line whose head is all written: only the rest comes from input.
+    pub fn selected(selected: Vec<bool>) -> Midline {
+        Midline { selected, head: None }
+    }
+}
+
+/// A line's head cut by a rotation: the stamp and first bytes, how many
+/// are written, how far each directory's prefix is, whether the line ended
+/// within the head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeadLeft {
+    pub bytes: Vec<u8>,
+    pub emitted: usize,
+    pub prefix_at: usize,
+    pub prefix_done: bool,
+    pub complete: bool,
+}
+
 /// Why [`Engine::feed`] stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stop {
@@ -157,18 +185,43 @@ impl Engine {
         self.phase == Phase::Start
     }
 
-    /// The selection of the line in progress, one bit per directory (for the
-    /// exactly-once note), or None at a line start.
-    pub fn line_state(&self) -> Option<Vec<bool>> {
-        (self.phase == Phase::Body).then(|| self.selected.clone())
+    /// Where the line in progress stands, for the exactly-once note: its
+    /// selection, and its head if a rotation cut that (the head was taken
+    /// off the input already). None at a line start or while a head is
+    /// still being collected.
+    pub fn line_state(&self) -> Option<Midline> {
+        if self.phase != Phase::Body {
+            return None;
+        }
+        let cut = self.emitted < self.head.len() || !self.prefix_done;
+        let head = cut.then(|| HeadLeft {
+            bytes: self.head.clone(),
+            emitted: self.emitted,
+            prefix_at: self.prefix_at,
+            prefix_done: self.prefix_done,
+            complete: self.head_complete,
+        });
+        Some(Midline { selected: self.selected.clone(), head })
     }
 
-    /// Resume in the middle of a line whose head was decided (recovery).
-    pub fn resume_body(&mut self, selected: Vec<bool>) {
-        self.selected = selected;
-        self.head.clear();
-        self.emitted = 0;
-        self.prefix_done = true;
+    /// Go on with a line as [`Engine::line_state`] described it (recovery
+    /// by a new logger).
+    pub fn resume_body(&mut self, line: Midline) {
+        self.selected = line.selected;
+        match line.head {
+            None => {
+                self.head.clear();
+                self.emitted = 0;
+                self.prefix_done = true;
+            }
+            Some(head) => {
+                self.head = head.bytes;
+                self.emitted = head.emitted;
+                self.prefix_at = head.prefix_at;
+                self.prefix_done = head.prefix_done;
+                self.head_complete = head.complete;
+            }
+        }
         self.phase = Phase::Body;
     }
 
@@ -795,6 +848,66 @@ mod tests {
             assert_eq!(find_newline(&vec![b'a'; len]), None);
         }
         assert_eq!(find_newline(&[0x8a, 0x0b, b'\n']), Some(2));
+    }
+
+    /// A logger killed after any batch and replaced by a new one resumed
+    /// from the batch's note writes the same bytes as one never killed,
+    /// even when a rotation cuts a line's head and prefix.
+    #[test]
+    fn resumed_engine_writes_what_the_first_would() {
+        use crate::log::script::{Action, DirSpec, Script};
+        let script = Script {
+            stamp: Stamp::Tai64n,
+            svlogd: true,
+            head: 40,
+            actions: vec![Action::Reset, Action::Dir(0)],
+            dirs: vec![DirSpec {
+                size: 30,
+                slack: 40,
+                prefix: b"PFX:".to_vec(),
+                ..DirSpec::default()
+            }],
+            ..Script::default()
+        };
+        let input = b"one\nlonger line to cut in the head\nx\n".repeat(3);
+        // The whole run, as one logger does it: a list of files.
+        let mut whole = Engine::new(&script);
+        let files = run(&mut whole, &input);
+        // Now stop after each batch, write its note, and go on in a new
+        // engine (as a restarted logger would), the old engine dropped.
+        let mut files_again: Vec<Vec<u8>> = vec![Vec::new()];
+        let mut engine = Engine::new(&script);
+        let mut now = clock();
+        let (mut pos, mut batches) = (0, 0);
+        while pos < input.len() || !engine.at_line_start() {
+            let (n, _) = engine.feed(&input[pos..], &mut now);
+            pos += n;
+            batches += 1;
+            assert!(batches < 1000, "no progress at input byte {pos}");
+            files_again.last_mut().unwrap().append(&mut engine.outs[0].buf);
+            let bytes = engine.outs[0].bytes;
+            let due = engine.due(0);
+            let line = engine.line_state();
+            assert!(line.is_some() || engine.at_line_start(), "a batch ends in a known state");
+            engine = Engine::new(&script);
+            engine.outs[0].bytes = bytes;
+            if let Some(line) = line {
+                engine.resume_body(line);
+            }
+            if due {
+                engine.rotated(0);
+                files_again.push(Vec::new());
+            }
+        }
+        assert!(batches > 6, "{batches} batches");
+        let concat = |f: &[Vec<u8>]| f.concat();
+        assert_eq!(
+            String::from_utf8_lossy(&concat(&files_again)),
+            String::from_utf8_lossy(&concat(&files[0]))
+        );
+        let sizes = |f: &[Vec<u8>]| f.iter().map(Vec::len).filter(|&n| n > 0).collect::<Vec<_>>();
+        assert_eq!(sizes(&files_again), sizes(&files[0]));
+        assert!(sizes(&files[0]).iter().all(|&n| n <= 30), "{:?}", sizes(&files[0]));
     }
 
     #[test]

@@ -6,13 +6,15 @@
 //! doubling them.
 
 use std::fs::{File, OpenOptions};
-use std::io;
+use std::io::{self, Read, Seek};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
 
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, SpliceFFlags, fcntl, splice, tee};
+
+use super::engine::{HeadLeft, Midline};
 
 /// Pipe capacity asked for (the kernel's default limit for unprivileged
 /// users is 1 MiB).
@@ -41,48 +43,108 @@ pub struct Note {
     /// Bytes of stdin in the batch.
     pub len: u64,
     pub hash: u64,
-    /// Selection of the line under way at the batch start (one flag per
-    /// directory), or None at a line start.
-    pub midline: Option<Vec<bool>>,
+    /// The line under way at the batch start, or None at a line start.
+    pub midline: Option<Midline>,
+    /// The line under way once the batch is taken, for a logger killed
+    /// after taking it: the next one goes on with that line instead of
+    /// stamping its rest as a new one.
+    pub after: Option<Midline>,
     /// Size of each directory's `current` before the batch.
     pub sizes: Vec<u64>,
 }
 
 impl Note {
-    /// Text form: `pending LEN HASH STATE SIZE...\n` where STATE is `-` at
-    /// a line start or the selection as `0`/`1` digits prefixed by `m`.
+    /// The note once its batch is taken (nothing left to check in the
+    /// pipe), or None if that leaves nothing to remember.
+    pub fn taken(&self, sizes: Vec<u64>) -> Option<Note> {
+        let after = self.after.clone()?;
+        Some(Note {
+            len: 0,
+            hash: hash(b""),
+            midline: Some(after.clone()),
+            after: Some(after),
+            sizes,
+        })
+    }
+
+    /// Text form: `pending LEN HASH STATE AFTER SIZE...\n` where each
+    /// state is `-` at a line start or the selection as `0`/`1` digits
+    /// prefixed by `m`, followed, if a rotation cut the line's head, by
+    /// `:EMITTED:PREFIX_AT:PREFIX_DONE:COMPLETE:HEX_OF_HEAD`.
     pub fn encode(&self) -> Vec<u8> {
-        let state = match &self.midline {
-            None => "-".to_string(),
-            Some(sel) => {
-                let bits: String = sel.iter().map(|&b| if b { '1' } else { '0' }).collect();
-                format!("m{bits}")
-            }
-        };
         let sizes: Vec<String> = self.sizes.iter().map(|s| s.to_string()).collect();
-        format!("pending {} {:016x} {} {}\n", self.len, self.hash, state, sizes.join(" "))
-            .into_bytes()
+        format!(
+            "pending {} {:016x} {} {} {}\n",
+            self.len,
+            self.hash,
+            encode_line(self.midline.as_ref()),
+            encode_line(self.after.as_ref()),
+            sizes.join(" ")
+        )
+        .into_bytes()
     }
 
     pub fn decode(text: &[u8]) -> Option<Note> {
-        let text = std::str::from_utf8(text).ok()?;
-        let line = text.strip_suffix('\n')?;
+        // Only the first line: a logger killed between writing a note and
+        // cutting the file to its length leaves a longer note's tail.
+        let end = text.iter().position(|&b| b == b'\n')?;
+        let line = std::str::from_utf8(&text[..end]).ok()?;
         let mut words = line.split(' ');
         if words.next()? != "pending" {
             return None;
         }
         let len = words.next()?.parse().ok()?;
         let hash = u64::from_str_radix(words.next()?, 16).ok()?;
-        let state = words.next()?;
-        let midline = if state == "-" {
-            None
-        } else {
-            Some(state.strip_prefix('m')?.chars().map(|c| c == '1').collect())
-        };
+        let midline = decode_line(words.next()?)?;
+        let after = decode_line(words.next()?)?;
         let sizes =
             words.filter(|w| !w.is_empty()).map(|w| w.parse().ok()).collect::<Option<_>>()?;
-        Some(Note { len, hash, midline, sizes })
+        Some(Note { len, hash, midline, after, sizes })
     }
+}
+
+fn encode_line(line: Option<&Midline>) -> String {
+    let Some(line) = line else {
+        return "-".to_string();
+    };
+    let bits: String = line.selected.iter().map(|&b| if b { '1' } else { '0' }).collect();
+    let mut state = format!("m{bits}");
+    if let Some(h) = &line.head {
+        let hex: String = h.bytes.iter().map(|b| format!("{b:02x}")).collect();
+        state += &format!(
+            ":{}:{}:{}:{}:{hex}",
+            h.emitted,
+            h.prefix_at,
+            u8::from(h.prefix_done),
+            u8::from(h.complete)
+        );
+    }
+    state
+}
+
+/// Some(None) for `-`, None if malformed.
+fn decode_line(state: &str) -> Option<Option<Midline>> {
+    if state == "-" {
+        return Some(None);
+    }
+    let mut parts = state.strip_prefix('m')?.split(':');
+    let selected = parts.next()?.chars().map(|c| c == '1').collect();
+    let head = match parts.next() {
+        None => None,
+        Some(emitted) => {
+            let prefix_at = parts.next()?.parse().ok()?;
+            let prefix_done = parts.next()? == "1";
+            let complete = parts.next()? == "1";
+            let hex = parts.next()?.as_bytes();
+            let bytes = hex
+                .chunks(2)
+                .map(|p| u8::from_str_radix(std::str::from_utf8(p).ok()?, 16).ok())
+                .collect::<Option<_>>()?;
+            let emitted = emitted.parse().ok()?;
+            Some(HeadLeft { bytes, emitted, prefix_at, prefix_done, complete })
+        }
+    };
+    Some(Some(Midline { selected, head }))
 }
 
 /// The note file. The first byte is overwritten with `d` once the batch
@@ -105,9 +167,10 @@ impl NoteFile {
 
     /// The pending note, if the last batch was not marked done.
     pub fn pending(&self) -> Option<Note> {
-        let mut buf = vec![0u8; 4096];
-        let n = self.file.read_at(&mut buf, 0).ok()?;
-        Note::decode(&buf[..n])
+        let mut buf = Vec::new();
+        (&self.file).seek(std::io::SeekFrom::Start(0)).ok()?;
+        (&self.file).read_to_end(&mut buf).ok()?;
+        Note::decode(&buf)
     }
 
     pub fn write(&self, note: &Note) -> io::Result<()> {
@@ -210,18 +273,40 @@ mod tests {
     #[test]
     fn note_round_trip() {
         for note in [
-            Note { len: 12, hash: 0xdead_beef, midline: None, sizes: vec![0, 4096] },
+            Note { len: 12, hash: 0xdead_beef, midline: None, after: None, sizes: vec![0, 4096] },
             Note {
                 len: 1 << 20,
                 hash: u64::MAX,
-                midline: Some(vec![true, false]),
+                midline: Some(Midline::selected(vec![true, false])),
+                after: None,
                 sizes: vec![7, 9],
+            },
+            Note {
+                len: 3,
+                hash: 1,
+                midline: Some(Midline {
+                    selected: vec![false, true],
+                    head: Some(HeadLeft {
+                        bytes: b"@4000 a\x00\xff\n".to_vec(),
+                        emitted: 3,
+                        prefix_at: 2,
+                        prefix_done: false,
+                        complete: true,
+                    }),
+                }),
+                after: Some(Midline::selected(vec![true])),
+                sizes: vec![0, 30],
             },
         ] {
             assert_eq!(Note::decode(&note.encode()), Some(note));
         }
-        assert_eq!(Note::decode(b"dending 1 2 - 3\n"), None);
-        assert_eq!(Note::decode(b"pending 1 2 - 3"), None);
+        assert_eq!(Note::decode(b"dending 1 2 - - 3\n"), None);
+        assert_eq!(Note::decode(b"pending 1 2 - - 3"), None);
+        assert_eq!(Note::decode(b"pending 1 2 - 3\n"), None, "the old form");
+        let short = Note { len: 0, hash: 1, midline: None, after: None, sizes: vec![5] };
+        let mut torn = short.encode();
+        torn.extend_from_slice(b"0 77 99\n");
+        assert_eq!(Note::decode(&torn), Some(short));
     }
 
     #[test]

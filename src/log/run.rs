@@ -102,17 +102,22 @@ impl Logger<'_> {
         };
         if note.sizes.len() == self.dirs.len() && note.len as usize <= peeker.capacity {
             let mut buf = Vec::new();
-            let same = matches!(peeker.peek(fd, &mut buf, note.len as usize), Ok(n) if n as u64 == note.len)
-                && hash(&buf) == note.hash;
-            if same {
+            let same = note.len == 0
+                || matches!(peeker.peek(fd, &mut buf, note.len as usize), Ok(n) if n as u64 == note.len)
+                    && hash(&buf) == note.hash;
+            // Not the same: the batch was taken, so go on from after it.
+            let line = if same {
                 for (dir, &size) in self.dirs.iter().zip(&note.sizes) {
                     if dir.current_len().is_ok_and(|len| len > size) {
                         let _ = dir.truncate_current(size);
                     }
                 }
-                if let Some(sel) = note.midline {
-                    self.engine.resume_body(sel);
-                }
+                note.midline
+            } else {
+                note.after
+            };
+            if let Some(line) = line {
+                self.engine.resume_body(line);
             }
         }
         let _ = note_file.done();
@@ -245,18 +250,24 @@ impl Logger<'_> {
     /// Feed `data`, writing and (when peeking) consuming batch by batch.
     fn process(&mut self, fd: BorrowedFd<'_>, data: &[u8]) {
         let mut off = 0;
-        while off < data.len() {
+        loop {
             self.rotate_due();
             let midline = self.engine.line_state();
             let known = self.engine.at_line_start() || midline.is_some();
             let sizes: Vec<u64> = self.engine.outs.iter().map(|o| o.bytes).collect();
             let (used, stop) = self.engine.feed(&data[off..], &mut now);
             let batch = &data[off..off + used];
+            let mut note = None;
             if let Some((_, note_file)) = &self.once {
-                if known && used > 0 {
-                    let note = Note { len: used as u64, hash: hash(batch), midline, sizes };
-                    if let Err(e) = note_file.write(&note) {
-                        warn(self.style.prog(), "unable to write pending note", &e);
+                // Also with nothing used: the engine may have written the
+                // rest of a head.
+                if known {
+                    let after = self.engine.line_state();
+                    let pending =
+                        Note { len: used as u64, hash: hash(batch), midline, after, sizes };
+                    match note_file.write(&pending) {
+                        Ok(()) => note = Some(pending),
+                        Err(e) => warn(self.style.prog(), "unable to write pending note", &e),
                     }
                 } else {
                     let _ = note_file.done();
@@ -272,11 +283,27 @@ impl Logger<'_> {
                         warn(self.style.prog(), "unable to read standard input", &e);
                     }
                 }
-                let _ = note_file.done();
+                // Taken: a batch that ended inside a line leaves that line
+                // noted for a logger killed before the next batch.
+                let sizes = self.engine.outs.iter().map(|o| o.bytes).collect();
+                match note.and_then(|n| n.taken(sizes)) {
+                    Some(taken) => {
+                        let _ = note_file.write(&taken);
+                    }
+                    None => {
+                        let _ = note_file.done();
+                    }
+                }
             }
             off += used;
             if stop == Stop::Rotate {
+                // Then what the engine still owes (the rest of a head a
+                // rotation cut), even if no input is left to feed.
                 self.rotate_due();
+                continue;
+            }
+            if off >= data.len() {
+                break;
             }
         }
     }

@@ -297,7 +297,7 @@ impl Drop for SmallFs {
 }
 
 /// How a logger fared when SIGKILLed again and again (see
-/// [`kill_logger_repeatedly`]).
+/// [`KillLoop::run`]).
 #[derive(Debug)]
 pub struct KilledLogger {
     /// Numbered lines the service wrote.
@@ -312,6 +312,9 @@ pub struct KilledLogger {
     pub files: usize,
     /// `@….u` files: a `current` left behind by a killed logger.
     pub unfinished: usize,
+    /// The files around the first lost or doubled number, to see what
+    /// happened.
+    pub context: String,
 }
 
 impl KilledLogger {
@@ -320,7 +323,7 @@ impl KilledLogger {
         assert!(
             self.lost.is_empty() && self.doubled.is_empty() && self.cut == 0 && self.odd.is_empty(),
             "of {} lines: {} lost (first {:?}), {} doubled (first {:?}), {} cut, {} odd \
-             (first {:?}), in {} files",
+             (first {:?}), in {} files; around the first:\n{}",
             self.end,
             self.lost.len(),
             &self.lost[..self.lost.len().min(10)],
@@ -330,33 +333,44 @@ impl KilledLogger {
             self.odd.len(),
             &self.odd[..self.odd.len().min(3)],
             self.files,
+            self.context,
         );
     }
 }
 
-/// Under tend's svscan, a service writes numbered lines (`batch` of them
-/// every 10 ms) to a logger run by `log_run` (a `log/run` script body)
-/// that writes to `log/main` with 26-byte stamps; `prepare` gets the `log`
-/// directory first. The logger, once it runs `program`, is SIGKILLed
-/// `kills` times, `pause(k)` after the k-th start. Then the service writes
-/// `end N` and every number is counted across `current` and the `@` files.
-pub fn kill_logger_repeatedly(
-    prepare: impl FnOnce(&Path),
-    log_run: &str,
-    program: &str,
-    batch: usize,
-    kills: usize,
-    pause: impl Fn(usize) -> Duration,
-    limit: Duration,
-) -> KilledLogger {
-    use nix::sys::signal::{Signal, kill};
-    use nix::unistd::Pid;
-    let tmp = tempfile::tempdir().unwrap();
-    let svc = tmp.path().join("numbers");
-    write_script(
-        &svc.join("run"),
-        &format!(
-            "#!/usr/bin/python3\n\
+/// How [`KillLoop::run`] tortures a logger.
+pub struct KillLoop<'a> {
+    /// The `log/run` script body; it writes to `log/main`.
+    pub log_run: &'a str,
+    /// Bytes (stamp, prefix) before each number in the log.
+    pub skip: usize,
+    /// What the logger's command line holds once it runs (not supervise's
+    /// child before exec).
+    pub program: &'a str,
+    /// Numbered lines the service writes every 10 ms.
+    pub batch: usize,
+    pub kills: usize,
+    /// How long the logger lives after its k-th start.
+    pub pause: fn(usize) -> Duration,
+    /// For the whole loop.
+    pub limit: Duration,
+}
+
+impl KillLoop<'_> {
+    /// Under tend's svscan, a service writes numbered lines to the logger;
+    /// `prepare` gets the `log` directory first. The logger is SIGKILLed
+    /// `kills` times. Then the service writes `end N` and every number is
+    /// counted across the `@` files and `current`.
+    pub fn run(self, prepare: impl FnOnce(&Path)) -> KilledLogger {
+        let KillLoop { log_run, skip, program, batch, kills, pause, limit } = self;
+        use nix::sys::signal::{Signal, kill};
+        use nix::unistd::Pid;
+        let tmp = tempfile::tempdir().unwrap();
+        let svc = tmp.path().join("numbers");
+        write_script(
+            &svc.join("run"),
+            &format!(
+                "#!/usr/bin/python3\n\
              import os, sys, time\n\
              i = 0\n\
              while not os.path.exists('../.stop'):\n\
@@ -368,74 +382,85 @@ pub fn kill_logger_repeatedly(
              sys.stdout.write('end %d\\n' % i)\n\
              sys.stdout.flush()\n\
              time.sleep(1000)\n"
-        ),
-    );
-    prepare(&svc.join("log"));
-    write_script(&svc.join("log/run"), log_run);
-    let mut cmd = tool("svscan");
-    cmd.arg(tmp.path()).stdout(Stdio::null()).stderr(Stdio::null());
-    let _scan = Spawned::start(cmd);
-    let pid_file = svc.join("log/supervise/pid");
-    let logger = || fs::read_to_string(&pid_file).ok()?.trim().parse::<i32>().ok();
-    let (mut last, mut done) = (0, 0);
-    let deadline = Instant::now() + limit;
-    while done < kills {
-        assert!(Instant::now() < deadline, "only {done} kills in time");
-        match logger() {
-            Some(pid) if pid != last => {
-                // Once it runs the logger (not supervise's child before
-                // exec), let it write a little, a different while each time.
-                let running = wait_until(Duration::from_secs(10), || {
-                    fs::read(format!("/proc/{pid}/cmdline"))
-                        .is_ok_and(|c| c.windows(program.len()).any(|w| w == program.as_bytes()))
-                });
-                last = pid;
-                if running {
-                    std::thread::sleep(pause(done));
-                    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-                    done += 1;
+            ),
+        );
+        prepare(&svc.join("log"));
+        write_script(&svc.join("log/run"), log_run);
+        let mut cmd = tool("svscan");
+        cmd.arg(tmp.path()).stdout(Stdio::null()).stderr(Stdio::null());
+        let _scan = Spawned::start(cmd);
+        let pid_file = svc.join("log/supervise/pid");
+        let logger = || fs::read_to_string(&pid_file).ok()?.trim().parse::<i32>().ok();
+        let (mut last, mut done) = (0, 0);
+        let deadline = Instant::now() + limit;
+        while done < kills {
+            assert!(Instant::now() < deadline, "only {done} kills in time");
+            match logger() {
+                Some(pid) if pid != last => {
+                    // Once it runs the logger (not supervise's child before
+                    // exec), let it write a little, a different while each time.
+                    let running = wait_until(Duration::from_secs(10), || {
+                        fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                            c.windows(program.len()).any(|w| w == program.as_bytes())
+                        })
+                    });
+                    last = pid;
+                    if running {
+                        std::thread::sleep(pause(done));
+                        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+                        done += 1;
+                    }
                 }
+                _ => std::thread::sleep(Duration::from_millis(5)),
             }
-            _ => std::thread::sleep(Duration::from_millis(5)),
         }
-    }
-    fs::write(tmp.path().join(".stop"), b"").unwrap();
-    let main = svc.join("log/main");
-    // Each line without its stamp, or None if cut.
-    let lines = |bytes: &[u8]| -> Vec<Option<String>> {
-        bytes
-            .split_inclusive(|&b| b == b'\n')
-            .map(|line| {
-                let body = line.strip_suffix(b"\n")?.get(26..)?;
-                Some(String::from_utf8_lossy(body).into_owned())
-            })
-            .collect()
-    };
-    let mut end = None;
-    wait_for(Duration::from_secs(60), "the end line in the log", || {
-        end = lines(&all_of(&main))
-            .into_iter()
-            .flatten()
-            .find_map(|l| l.strip_prefix("end ")?.parse::<usize>().ok());
-        end.is_some()
-    });
-    let end = end.unwrap();
-    let mut seen = vec![0u32; end + 1];
-    // Only `@` files and `current`: `pending` (the exactly-once note),
-    // `lock`, `config` and `state` are left out.
-    let mut files = archived(&main);
-    files.push(main.join("current"));
-    let mut report = KilledLogger {
-        end,
-        lost: Vec::new(),
-        doubled: Vec::new(),
-        cut: 0,
-        odd: Vec::new(),
-        files: files.len(),
-        unfinished: files.iter().filter(|f| f.to_string_lossy().ends_with(".u")).count(),
-    };
-    for f in &files {
-        for line in lines(&fs::read(f).unwrap()) {
+        fs::write(tmp.path().join(".stop"), b"").unwrap();
+        let main = svc.join("log/main");
+        // Each line without its stamp and prefix, or None if cut.
+        let lines = |bytes: &[u8]| -> Vec<Option<String>> {
+            bytes
+                .split_inclusive(|&b| b == b'\n')
+                .map(|line| {
+                    let body = line.strip_suffix(b"\n")?.get(skip..)?;
+                    Some(String::from_utf8_lossy(body).into_owned())
+                })
+                .collect()
+        };
+        let mut end = None;
+        let found = wait_until(Duration::from_secs(60), || {
+            end = lines(&all_of(&main))
+                .into_iter()
+                .flatten()
+                .find_map(|l| l.strip_prefix("end ")?.parse::<usize>().ok());
+            end.is_some()
+        });
+        if !found {
+            let all = all_of(&main);
+            panic!(
+                "no end line in the log after 60 s; it ends with {:?}; pending: {:?}",
+                String::from_utf8_lossy(&all[all.len().saturating_sub(400)..]),
+                fs::read_to_string(main.join("pending")),
+            );
+        }
+        let end = end.unwrap();
+        let mut seen = vec![0u32; end + 1];
+        // Only `@` files and `current`: `pending` (the exactly-once note),
+        // `lock`, `config` and `state` are left out.
+        let mut files = archived(&main);
+        files.push(main.join("current"));
+        let mut report = KilledLogger {
+            end,
+            lost: Vec::new(),
+            doubled: Vec::new(),
+            cut: 0,
+            odd: Vec::new(),
+            files: files.len(),
+            unfinished: files.iter().filter(|f| f.to_string_lossy().ends_with(".u")).count(),
+            context: String::new(),
+        };
+        // The files in order, as one stream: a rotation may split a line
+        // between two files (svlogd with a small `s`).
+        for line in lines(&all_of(&main)) {
             match line {
                 None => report.cut += 1,
                 Some(text) => match text.parse::<usize>() {
@@ -445,8 +470,23 @@ pub fn kill_logger_repeatedly(
                 },
             }
         }
+        report.lost = (1..=end).filter(|&n| seen[n] == 0).collect();
+        report.doubled = (1..=end).filter(|&n| seen[n] > 1).collect();
+        if let Some(&n) = report.lost.first().or(report.doubled.first()) {
+            let near = |text: &str| {
+                let words: Vec<String> = (n.saturating_sub(1)..=n + 1)
+                    .flat_map(|k| [format!(":{k}\n"), format!(" {k}\n")])
+                    .collect();
+                words.iter().any(|w| text.contains(w.as_str()))
+            };
+            for f in &files {
+                let text = String::from_utf8_lossy(&fs::read(f).unwrap_or_default()).into_owned();
+                if near(&text) {
+                    report.context +=
+                        &format!("{}: {text:?}\n", f.file_name().unwrap().to_string_lossy());
+                }
+            }
+        }
+        report
     }
-    report.lost = (1..=end).filter(|&n| seen[n] == 0).collect();
-    report.doubled = (1..=end).filter(|&n| seen[n] > 1).collect();
-    report
 }
