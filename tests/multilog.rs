@@ -446,59 +446,31 @@ fn interrupted_rotation_is_not_doubled() {
     }
 }
 
-/// A pending batch that began in the middle of a long line: it is written
-/// again as the rest of that line (no new stamp), once.
+/// A logger killed in the middle of a long line, `aaaa` written, `bb\n`
+/// and `next\n` still to come: the next one writes `bb\n` as the rest of
+/// that line (no new stamp), once, whether the note it finds is
+/// - a batch still in the pipe that began inside the line (whatever of it
+///   was written is cut off `current` and written again),
+/// - a batch already taken that ended inside the line (nothing is cut),
+/// - or that batch marked taken.
 #[test]
-fn pending_note_mid_line_is_replayed_once() {
-    let tmp = tempfile::tempdir().unwrap();
-    let main = tmp.path().join("main");
-    fs::create_dir(&main).unwrap();
-    fs::write(main.join("current"), b"@400000006b06000000000000 aaaabb").unwrap();
-    fs::set_permissions(main.join("current"), fs::Permissions::from_mode(0o644)).unwrap();
-    let note = tend::log::once::Note {
-        len: 3,
-        hash: tend::log::once::hash(b"bb\n"),
-        midline: Some(tend::log::engine::Midline::selected(vec![true])),
-        after: None,
-        sizes: vec![30],
-    };
-    fs::write(main.join("pending"), note.encode()).unwrap();
-    let mut cmd = ours();
-    cmd.current_dir(tmp.path()).args(["t", "./main"]).stdin(filled_pipe(b"bb\nnext\n"));
-    cmd.stdout(Stdio::null()).stderr(Stdio::null());
-    let mut log = Spawned::start(cmd);
-    assert!(log.wait_within(LIMIT).unwrap().success());
-    let old = archived(&main);
-    assert_eq!(old.len(), 1);
-    assert_eq!(fs::read(&old[0]).unwrap(), b"@400000006b06000000000000 aaaa");
-    let current = fs::read(main.join("current")).unwrap();
-    assert!(current.starts_with(b"bb\n@"), "{}", String::from_utf8_lossy(&current));
-    assert_eq!(&current[current.len() - 6..], b" next\n");
-    assert_eq!(current.len(), 3 + 26 + 5);
-}
-
-/// A logger killed after taking a batch that ended inside a line: the
-/// next one goes on with that line (no new stamp) and cuts nothing, both
-/// when the note still describes the batch (its bytes are gone from the
-/// pipe) and once it was marked taken.
-#[test]
-fn taken_note_mid_line_goes_on_with_the_line() {
+fn note_mid_line_goes_on_with_the_line_once() {
     use tend::log::engine::Midline;
     use tend::log::once::{Note, hash};
-    let pending = Note {
-        len: 3,
-        hash: hash(b"aa\n"),
-        midline: None,
-        after: Some(Midline::selected(vec![true])),
-        sizes: vec![0],
-    };
-    let taken = pending.taken(vec![30]).unwrap();
+    let stamped = &b"@400000006b06000000000000 aaaa"[..];
+    let line = || Some(Midline::selected(vec![true]));
+    let in_pipe =
+        Note { len: 3, hash: hash(b"bb\n"), midline: line(), after: None, sizes: vec![30] };
+    let gone = Note { len: 3, hash: hash(b"aa\n"), midline: None, after: line(), sizes: vec![0] };
+    let taken = gone.taken(vec![30]).unwrap();
     assert_eq!(taken.len, 0);
-    for note in [pending, taken] {
+    for (current, note) in
+        [([stamped, b"bb"].concat(), in_pipe), (stamped.to_vec(), gone), (stamped.to_vec(), taken)]
+    {
         let tmp = tempfile::tempdir().unwrap();
         let main = tmp.path().join("main");
         fs::create_dir(&main).unwrap();
-        fs::write(main.join("current"), b"@400000006b06000000000000 aaaa").unwrap();
+        fs::write(main.join("current"), current).unwrap();
         fs::set_permissions(main.join("current"), fs::Permissions::from_mode(0o644)).unwrap();
         fs::write(main.join("pending"), note.encode()).unwrap();
         let mut cmd = ours();
@@ -508,7 +480,7 @@ fn taken_note_mid_line_goes_on_with_the_line() {
         assert!(log.wait_within(LIMIT).unwrap().success());
         let old = archived(&main);
         assert_eq!(old.len(), 1, "{note:?}");
-        assert_eq!(fs::read(&old[0]).unwrap(), b"@400000006b06000000000000 aaaa");
+        assert_eq!(fs::read(&old[0]).unwrap(), stamped, "{note:?}");
         let current = fs::read(main.join("current")).unwrap();
         assert!(current.starts_with(b"bb\n@"), "{}", String::from_utf8_lossy(&current));
         assert_eq!(&current[current.len() - 6..], b" next\n");

@@ -201,8 +201,10 @@ fn sighup_rereads_config() {
     let main = tmp.path().join("main");
     fs::create_dir(&main).unwrap();
     fs::write(main.join("config"), "pA:\n").unwrap();
+    let info = tmp.path().join("info");
     let mut cmd = ours();
-    cmd.current_dir(tmp.path()).arg("main").stdin(Stdio::piped());
+    cmd.current_dir(tmp.path()).args(["-v", "main"]).stdin(Stdio::piped());
+    cmd.stderr(fs::File::create(&info).unwrap());
     let mut log = Spawned::start(cmd);
     let mut stdin = log.child.stdin.take().unwrap();
     stdin.write_all(b"one\n").unwrap();
@@ -216,7 +218,11 @@ fn sighup_rereads_config() {
     )
     .unwrap();
     // SIGHUP is taken at once while svlogd waits for input.
-    std::thread::sleep(Duration::from_millis(300));
+    wait_for(LIMIT, "main reopened", || {
+        fs::read_to_string(&info).is_ok_and(|t| {
+            t.split_once("sighangup received.").is_some_and(|(_, after)| after.contains("append:"))
+        })
+    });
     stdin.write_all(b"two\nskip me\n").unwrap();
     drop(stdin);
     assert!(log.wait_within(LIMIT).unwrap().success());

@@ -105,19 +105,28 @@ impl Logger<'_> {
             let same = note.len == 0
                 || matches!(peeker.peek(fd, &mut buf, note.len as usize), Ok(n) if n as u64 == note.len)
                     && hash(&buf) == note.hash;
-            // Not the same: the batch was taken, so go on from after it.
-            let line = if same {
+            if same {
                 for (dir, &size) in self.dirs.iter().zip(&note.sizes) {
                     if dir.current_len().is_ok_and(|len| len > size) {
                         let _ = dir.truncate_current(size);
                     }
                 }
-                note.midline
-            } else {
-                note.after
-            };
-            if let Some(line) = line {
-                self.engine.resume_body(line);
+                // The note stays true until the next batch replaces it,
+                // for a logger killed again before that.
+                if let Some(line) = note.midline {
+                    self.engine.resume_body(line);
+                }
+                return;
+            }
+            // Not the same: the batch was taken, so go on from after it.
+            let sizes = self.dirs.iter().map(|d| d.current_len().unwrap_or(0)).collect();
+            if let Some(taken) = note.taken(sizes) {
+                if note_file.write(&taken).is_ok() {
+                    if let Some(line) = taken.midline {
+                        self.engine.resume_body(line);
+                    }
+                    return;
+                }
             }
         }
         let _ = note_file.done();
