@@ -459,8 +459,16 @@ impl KillLoop<'_> {
             context: String::new(),
         };
         // The files in order, as one stream: a rotation may split a line
-        // between two files (svlogd with a small `s`).
-        for line in lines(&all_of(&main)) {
+        // between two files (svlogd with a small `s`). Read until two reads
+        // agree: the logger may still rotate after the end line, between
+        // listing the `@` files and reading `current`.
+        let mut all = all_of(&main);
+        let settled = wait_until(Duration::from_secs(10), || {
+            let again = all_of(&main);
+            std::mem::replace(&mut all, again) == all
+        });
+        assert!(settled, "the log directory keeps changing");
+        for line in lines(&all) {
             match line {
                 None => report.cut += 1,
                 Some(text) => match text.parse::<usize>() {
