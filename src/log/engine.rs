@@ -180,6 +180,11 @@ impl Engine {
         }
     }
 
+    /// How many bytes each directory's `current` holds, as counted here.
+    pub fn sizes(&self) -> Vec<u64> {
+        self.outs.iter().map(|o| o.bytes).collect()
+    }
+
     /// Whether the engine is between lines.
     pub fn at_line_start(&self) -> bool {
         self.phase == Phase::Start

@@ -261,13 +261,16 @@ impl Logger<'_> {
         let mut off = 0;
         loop {
             self.rotate_due();
-            let midline = self.engine.line_state();
-            let known = self.engine.at_line_start() || midline.is_some();
-            let sizes: Vec<u64> = self.engine.outs.iter().map(|o| o.bytes).collect();
+            // Where the line stands, for the note (only when peeking).
+            let before = self.once.as_ref().map(|_| {
+                let midline = self.engine.line_state();
+                let known = self.engine.at_line_start() || midline.is_some();
+                (known, midline, self.engine.sizes())
+            });
             let (used, stop) = self.engine.feed(&data[off..], &mut now);
             let batch = &data[off..off + used];
             let mut note = None;
-            if let Some((_, note_file)) = &self.once {
+            if let (Some((_, note_file)), Some((known, midline, sizes))) = (&self.once, before) {
                 // Also with nothing used: the engine may have written the
                 // rest of a head.
                 if known {
@@ -294,8 +297,8 @@ impl Logger<'_> {
                 }
                 // Taken: a batch that ended inside a line leaves that line
                 // noted for a logger killed before the next batch.
-                let sizes = self.engine.outs.iter().map(|o| o.bytes).collect();
-                match note.and_then(|n| n.taken(sizes)) {
+                let inside = note.filter(|n| n.after.is_some());
+                match inside.and_then(|n| n.taken(self.engine.sizes())) {
                     Some(taken) => {
                         let _ = note_file.write(&taken);
                     }
