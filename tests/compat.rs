@@ -128,9 +128,9 @@ struct Snap {
 }
 
 fn snap(state: &'static str, dir: &Path) -> Snap {
+    // runsv and tend write `pid` and `stat` before `status`: once the
+    // caller saw the new `status`, they match it.
     let status = status(dir);
-    // runsv and tend write `pid` and `stat` after `status`: let them land.
-    std::thread::sleep(Duration::from_millis(50));
     Snap {
         state,
         debian_svstat: debian_svstat(dir),
@@ -153,7 +153,7 @@ fn make_service(root: &Path) -> PathBuf {
     let dir = root.join("svc");
     write_script(
         &dir.join("run"),
-        "#!/bin/sh\ntrap 'sleep 1; exit 0' TERM\nwhile :; do sleep 0.05; done\n",
+        "#!/bin/sh\ntrap 'sleep 1; exit 0' TERM\necho $$ > trapped\nwhile :; do sleep 0.05; done\n",
     );
     dir
 }
@@ -171,9 +171,11 @@ fn walk(sup: Sup, svc: Svc) -> (Vec<Snap>, tempfile::TempDir, PathBuf) {
             s.len() >= 18 && cond(&s)
         })
     };
-    until("up", &|s| pid_of(s) != 0);
-    // Let sh set its trap.
-    std::thread::sleep(Duration::from_millis(200));
+    // Once sh has set its trap.
+    let trapped = |s: &[u8]| {
+        fs::read_to_string(dir.join("trapped")).is_ok_and(|t| t == format!("{}\n", pid_of(s)))
+    };
+    until("up", &|s| pid_of(s) != 0 && trapped(s));
     snaps.push(snap("up", &dir));
     send(svc, &dir, "-p");
     until("paused", &|s| s[16] == 1);
@@ -187,8 +189,7 @@ fn walk(sup: Sup, svc: Svc) -> (Vec<Snap>, tempfile::TempDir, PathBuf) {
     until("down", &|s| pid_of(s) == 0);
     snaps.push(snap("down", &dir));
     send(svc, &dir, "-o");
-    until("once", &|s| pid_of(s) != 0);
-    std::thread::sleep(Duration::from_millis(200));
+    until("once", &|s| pid_of(s) != 0 && trapped(s));
     snaps.push(snap("once", &dir));
     send(svc, &dir, "-d");
     until("down again", &|s| pid_of(s) == 0);

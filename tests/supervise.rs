@@ -292,7 +292,7 @@ fn signal_commands_reach_the_service() {
     for sig in ["QUIT", "USR1", "USR2", "HUP", "ALRM", "INT"] {
         script.push_str(&format!("trap 'echo {sig} >> sigs' {sig}\n"));
     }
-    script.push_str("while :; do sleep 0.05; done\n");
+    script.push_str("echo $$ > trapped\nwhile :; do sleep 0.05; done\n");
     write_script(&dir.join("run"), &script);
     // A shell started in the background has INT and QUIT ignored, and an
     // ignored signal stays ignored across exec, where sh cannot trap it:
@@ -301,8 +301,7 @@ fn signal_commands_reach_the_service() {
     cmd.arg("--default-signal=INT,QUIT").arg(tend_bin()).arg("supervise");
     let _sup = Sup::start_cmd(cmd, &dir);
     let pid = wait_up(&dir);
-    // Give sh time to set its traps.
-    std::thread::sleep(Duration::from_millis(200));
+    wait_text(&dir, "trapped", &format!("{pid}\n"));
     let mut expected = String::new();
     for (opt, sig) in [
         ("-q", "QUIT"),
@@ -357,11 +356,11 @@ fn term_is_shown_until_the_child_exits() {
     let dir = tmp.path().join("term");
     write_script(
         &dir.join("run"),
-        "#!/bin/sh\ntrap 'echo TERM >> got' TERM\nwhile :; do sleep 0.05; done\n",
+        "#!/bin/sh\ntrap 'echo TERM >> got' TERM\necho $$ > trapped\nwhile :; do sleep 0.05; done\n",
     );
     let _sup = Sup::start(&dir);
     let pid = wait_up(&dir);
-    std::thread::sleep(Duration::from_millis(200));
+    wait_text(&dir, "trapped", &format!("{pid}\n"));
     svc(&dir, "-t");
     wait_for(LIMIT, "TERM trapped", || text(&dir, "got") == "TERM\n");
     wait_for(LIMIT, "the TERM byte", || status(&dir)[18] == 1);

@@ -311,10 +311,12 @@ impl Supervisor {
         }
     }
 
-    /// Write `status` (20 bytes), then runit's `stat` and `pid` text files,
-    /// each only if its contents changed. With `signals`, stop before a
-    /// file when a signal is waiting (and stay dirty): the caller handles
-    /// it and publishes afterwards.
+    /// Write runit's `pid` and `stat` text files, then `status` (20
+    /// bytes), each only if its contents changed: as runsv, `status` last,
+    /// so a reader who sees a new `status` finds `pid` and `stat` already
+    /// matching it. With `signals`, stop before a file when a signal is
+    /// waiting (and stay dirty): the caller handles it and publishes
+    /// afterwards.
     fn publish(&mut self, signals: Option<&SelfPipe>) {
         let status = self.machine.status();
         // As runsv: the pid of the child, `run` or `finish`; empty when
@@ -325,12 +327,13 @@ impl Supervisor {
         };
         let encoded = status.encode();
         let interrupted = || signals.is_some_and(SelfPipe::pending);
-        if self.written.status != Some(encoded) {
+        if self.written.pid.as_deref() != Some(pid_text.as_str()) {
             if interrupted() {
                 return;
             }
-            match self.write_file("status", "supervise/status.new", "supervise/status", &encoded) {
-                Outcome::Written => self.written.status = Some(encoded),
+            match self.write_file("pid", "supervise/pid.new", "supervise/pid", pid_text.as_bytes())
+            {
+                Outcome::Written => self.written.pid = Some(pid_text),
                 Outcome::Failed => {}
                 Outcome::Stop => return,
             }
@@ -351,13 +354,12 @@ impl Supervisor {
                 Outcome::Stop => return,
             }
         }
-        if self.written.pid.as_deref() != Some(pid_text.as_str()) {
+        if self.written.status != Some(encoded) {
             if interrupted() {
                 return;
             }
-            match self.write_file("pid", "supervise/pid.new", "supervise/pid", pid_text.as_bytes())
-            {
-                Outcome::Written => self.written.pid = Some(pid_text),
+            match self.write_file("status", "supervise/status.new", "supervise/status", &encoded) {
+                Outcome::Written => self.written.status = Some(encoded),
                 Outcome::Failed => {}
                 Outcome::Stop => return,
             }
