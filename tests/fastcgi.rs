@@ -26,8 +26,8 @@ fn free_port() -> u16 {
 /// The uid of `name`, creating it as a system account without a home if
 /// it does not exist.
 fn ensure_user(name: &str) -> u32 {
-    if let Ok(Some(user)) = nix::unistd::User::from_name(name) {
-        return user.uid.as_raw();
+    if let Some((uid, _)) = account(name) {
+        return uid;
     }
     let out = Command::new("useradd")
         .args([
@@ -41,7 +41,7 @@ fn ensure_user(name: &str) -> u32 {
         .output()
         .expect("run useradd");
     assert!(out.status.success(), "useradd {name}: {}", String::from_utf8_lossy(&out.stderr));
-    nix::unistd::User::from_name(name).unwrap().expect("account created").uid.as_raw()
+    account(name).expect("account created").0
 }
 
 /// A directory of tend's tool links, first on the PATH of the services.
@@ -193,7 +193,7 @@ fn fastcgi_app_behind_nginx_under_svscan() {
 
     // The app runs as web, with web's groups, under the limits.
     assert_eq!(status_field(pid, "Uid:").split_whitespace().next(), Some(web.to_string().as_str()));
-    let web_gid = nix::unistd::User::from_uid(web.into()).unwrap().unwrap().gid.as_raw();
+    let web_gid = account("web").expect("account web").1;
     assert_eq!(
         status_field(pid, "Gid:").split_whitespace().next(),
         Some(web_gid.to_string().as_str())

@@ -103,15 +103,14 @@ fn spawn_fcgi_unix_socket_with_mode() {
 /// missing.
 fn account_with_groups() -> (u32, u32) {
     let name = "tendnet";
-    if nix::unistd::User::from_name(name).unwrap().is_none() {
+    if account(name).is_none() {
         let out = Command::new("useradd")
             .args(["--system", "--no-create-home", "--user-group", "--groups", "adm,daemon", name])
             .output()
             .unwrap();
         assert!(out.status.success(), "useradd: {}", text(&out.stderr));
     }
-    let user = nix::unistd::User::from_name(name).unwrap().unwrap();
-    (user.uid.as_raw(), user.gid.as_raw())
+    account(name).expect("account created")
 }
 
 fn status_ids(status: &str, field: &str) -> Vec<String> {

@@ -425,9 +425,8 @@ fn tcpserver_asks_the_ident_server_with_r() {
 fn tcpserver_sets_ids_with_u_and_g() {
     require_root!();
     let dir = tempfile::tempdir().unwrap();
-    let nobody = nix::unistd::User::from_name("nobody").unwrap().expect("account nobody");
-    let uid = nobody.uid.as_raw().to_string();
-    let gid = nobody.gid.as_raw().to_string();
+    let (uid, gid) = account("nobody").expect("account nobody");
+    let (uid, gid) = (uid.to_string(), gid.to_string());
     let program = ["sh", "-c", "id -u; id -g; id -G"];
     let mut args = vec!["-R", "-u", &uid, "-g", &gid, "127.0.0.1", "0"];
     args.extend(program);

@@ -51,6 +51,15 @@ pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
+/// The uid and gid of account `name`, read from `/etc/passwd` as tend
+/// reads it. The test binaries are linked statically like tend, and
+/// `getpwnam` in a static binary crashes when it falls through to an NSS
+/// module (`libnss_systemd`) for an account not in the files.
+pub fn account(name: &str) -> Option<(u32, u32)> {
+    let account = tend::chain::account::Account::lookup(name).ok()?;
+    Some((account.uid.as_raw(), account.gid.as_raw()))
+}
+
 /// Skip the calling test (return early) with a message when not root.
 #[macro_export]
 macro_rules! require_root {
