@@ -309,7 +309,11 @@ fn sigterm_finishes_the_line_then_exits() {
         fs::read(main.join("current")).is_ok_and(|c| c.starts_with(b"whole\n"))
     });
     kill(Pid::from_raw(log.pid() as i32), Signal::SIGTERM).unwrap();
-    std::thread::sleep(Duration::from_millis(100));
+    // Before a second passes, multilog looks at the line's start every
+    // 10 ms, and waits for input without a timeout only once it has taken
+    // SIGTERM (and with it the start): from then on it reads no further
+    // than the end of the line it finishes.
+    wait_for(LIMIT, "SIGTERM taken", || common::idle_in_poll(log.pid()));
     stdin.write_all(b"f a line\nnever\n").unwrap();
     assert!(log.wait_within(LIMIT).unwrap().success());
     assert_eq!(fs::read(main.join("current")).unwrap(), b"whole\nhalf a line\n");

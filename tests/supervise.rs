@@ -218,11 +218,14 @@ fn down_file_keeps_it_down_until_told() {
     sleeper(&dir);
     fs::write(dir.join("down"), "").unwrap();
     let _sup = Sup::start(&dir);
+    wait_for(LIMIT, "the first status", || status(&dir).len() == 20);
+    wait_text(&dir, "supervise/stat", "down\n");
+    wait_text(&dir, "supervise/pid", "");
+    // Still down a while later: the down file is not a moment's delay.
     std::thread::sleep(Duration::from_millis(300));
     let s = status(&dir);
     assert_eq!((&s[12..16], s[17], s[19]), (&[0u8; 4][..], b'd', 0));
-    wait_text(&dir, "supervise/stat", "down\n");
-    wait_text(&dir, "supervise/pid", "");
+    assert_eq!(text(&dir, "supervise/stat"), "down\n");
     svc(&dir, "-u");
     let pid = wait_up(&dir);
     assert_eq!(status(&dir)[17], b'u');
@@ -338,7 +341,10 @@ fn finish_hears_exit_code_and_signal() {
     wait_for(LIMIT, "finish after exit 3", || text(&dir, "args") == "3 0\n");
     let pid = wait_up(&dir);
     svc(&dir, "-d");
-    wait_for(LIMIT, "finish state", || text(&dir, "supervise/stat") == "finish, want down\n");
+    // `status` is written last: once it shows finish, `pid` and `stat`
+    // already do.
+    wait_for(LIMIT, "finish state", || status(&dir).get(19) == Some(&2));
+    assert_eq!(text(&dir, "supervise/stat"), "finish, want down\n");
     let s = status(&dir);
     let finish_pid = status_pid(&dir);
     assert_ne!(finish_pid, pid);
@@ -391,7 +397,7 @@ fn idle_supervise_never_wakes_up() {
     sleeper(&dir);
     let sup = Sup::start(&dir);
     wait_up(&dir);
-    std::thread::sleep(Duration::from_millis(300));
+    wait_for(LIMIT, "supervise idle", || idle_in_poll(sup.proc.pid()));
     let before = switches(sup.proc.pid());
     std::thread::sleep(Duration::from_secs(3));
     let after = switches(sup.proc.pid());
@@ -399,7 +405,7 @@ fn idle_supervise_never_wakes_up() {
     // And down: no wake-ups either.
     svc(&dir, "-d");
     wait_down(&dir);
-    std::thread::sleep(Duration::from_millis(300));
+    wait_for(LIMIT, "supervise idle again", || idle_in_poll(sup.proc.pid()));
     let before = switches(sup.proc.pid());
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(before, switches(sup.proc.pid()));

@@ -81,8 +81,8 @@ fn new_service_is_picked_up_at_once() {
     fs::create_dir(&scan_dir).unwrap();
     let scan = start_svscan(&scan_dir);
     wait_for(Duration::from_secs(5), "svscan to be running", || alive(scan.pid()));
-    // Let svscan reach its first scan of the empty directory.
-    std::thread::sleep(Duration::from_millis(100));
+    // Once svscan has scanned the empty directory and waits.
+    wait_for(Duration::from_secs(5), "svscan idle", || idle_in_poll(scan.pid()));
 
     let staging = tmp.path().join("web");
     sleeper(&staging);
@@ -241,8 +241,13 @@ fn idle_svscan_does_not_wake_up() {
     wait_for(Duration::from_secs(10), "the service", || {
         service_pid(&tmp.path().join("a")).is_some()
     });
-    // Let the start-up settle (the supervise's first status write).
-    std::thread::sleep(Duration::from_millis(300));
+    // Once the start-up has settled: svscan and its supervise both wait.
+    wait_for(Duration::from_secs(10), "svscan and supervise idle", || {
+        let children = fs::read_to_string(format!("/proc/{0}/task/{0}/children", scan.pid()))
+            .unwrap_or_default();
+        idle_in_poll(scan.pid())
+            && children.split_whitespace().all(|pid| idle_in_poll(pid.parse().unwrap()))
+    });
     let before = switches(scan.pid());
     // Longer than daemontools' 5-second rescan period.
     std::thread::sleep(Duration::from_millis(5500));

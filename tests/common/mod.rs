@@ -51,6 +51,16 @@ pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
+/// True while `pid` sleeps in `poll(2)` without a timeout: the idle wait
+/// of supervise, svscan and the loggers, reached only once they have done
+/// all they had to do (x86-64 numbering, as `/proc/PID/syscall` shows it;
+/// "running" or any other call is false).
+pub fn idle_in_poll(pid: u32) -> bool {
+    let call = fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+    let fields: Vec<&str> = call.split_whitespace().collect();
+    fields.len() > 3 && fields[0] == "7" && fields[3] == "0xffffffff"
+}
+
 /// The uid and gid of account `name`, read from `/etc/passwd` as tend
 /// reads it. The test binaries are linked statically like tend, and
 /// `getpwnam` in a static binary crashes when it falls through to an NSS
