@@ -380,16 +380,6 @@ fn term_is_shown_until_the_child_exits() {
     wait_text(&dir, "supervise/stat", "run\n");
 }
 
-/// Voluntary plus involuntary context switches of `pid`.
-fn switches(pid: u32) -> u64 {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .filter(|l| l.contains("ctxt_switches"))
-        .map(|l| l.split_whitespace().last().unwrap().parse::<u64>().unwrap())
-        .sum()
-}
-
 #[test]
 fn idle_supervise_never_wakes_up() {
     let tmp = tempfile::tempdir().unwrap();

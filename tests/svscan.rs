@@ -253,13 +253,3 @@ fn idle_svscan_does_not_wake_up() {
     std::thread::sleep(Duration::from_millis(5500));
     assert_eq!(switches(scan.pid()), before, "svscan woke up while nothing happened");
 }
-
-/// Voluntary plus involuntary context switches of a process.
-fn switches(pid: u32) -> u64 {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .filter(|l| l.contains("ctxt_switches"))
-        .map(|l| l.split_whitespace().last().unwrap().parse::<u64>().unwrap())
-        .sum()
-}

@@ -61,6 +61,17 @@ pub fn idle_in_poll(pid: u32) -> bool {
     fields.len() > 3 && fields[0] == "7" && fields[3] == "0xffffffff"
 }
 
+/// Voluntary plus involuntary context switches of `pid`: what a process
+/// that never wakes up does not add to.
+pub fn switches(pid: u32) -> u64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .filter(|l| l.contains("ctxt_switches"))
+        .map(|l| l.split_whitespace().last().unwrap().parse::<u64>().unwrap())
+        .sum()
+}
+
 /// The uid and gid of account `name`, read from `/etc/passwd` as tend
 /// reads it. The test binaries are linked statically like tend, and
 /// `getpwnam` in a static binary crashes when it falls through to an NSS
