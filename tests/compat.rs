@@ -359,7 +359,12 @@ fn finish_session(sup: Sup) -> (String, Snap, String) {
     });
     std::thread::sleep(Duration::from_millis(1100));
     send(Svc::Ours, &dir, "-d");
-    wait_for(LIMIT, "finish state", || status(&dir)[19] == 2);
+    // runsv writes the finish state twice: without a pid as `run` is
+    // reaped, then with finish's pid once finish is started.
+    wait_for(LIMIT, "finish state with finish's pid", || {
+        let s = status(&dir);
+        s.len() == 20 && s[19] == 2 && pid_of(&s) != 0
+    });
     let during = snap("finish", &dir);
     // Exit asked for while finish runs: runsv's stat says `want exit`;
     // once finish is done, both exit.
