@@ -7,11 +7,13 @@
 //! `svstat` and `supervise`. The arguments still come through
 //! `std::env::args_os`, which glibc hands to std before `main`.
 #![cfg_attr(not(test), no_main)]
+#![deny(unsafe_code)]
 
 /// The C entry point. `#[unsafe(no_mangle)]` is the only unsafe attribute
-/// outside `src/sys.rs`: the entry point must live in the binary crate.
+/// outside `src/sys/`: the entry point must live in the binary crate.
 /// (The unit-test build of this file keeps the test harness's own `main`.)
 #[cfg(not(test))]
+#[allow(unsafe_code)]
 #[unsafe(no_mangle)]
 extern "C" fn main(
     _argc: std::ffi::c_int,

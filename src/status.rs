@@ -148,11 +148,6 @@ impl Status {
     }
 }
 
-/// Replace `dir/name` with `contents` atomically: write `name.new`, rename.
-pub fn replace_file(dir: &Path, name: &str, contents: &[u8]) -> io::Result<()> {
-    replace_via(&dir.join(format!("{name}.new")), &dir.join(name), contents)
-}
-
 /// Replace `target` with `contents` atomically: write `temp`, rename it
 /// over `target`. Allocates nothing for paths short enough for std's stack
 /// buffer, which keeps `supervise`'s loop free of heap work.
@@ -161,12 +156,6 @@ pub fn replace_via(temp: &Path, target: &Path, contents: &[u8]) -> io::Result<()
     file.write_all(contents)?;
     drop(file);
     fs::rename(temp, target)
-}
-
-/// Read and decode `dir/supervise/status`-style file at `path`.
-pub fn read(path: &Path) -> io::Result<Result<Status, BadFormat>> {
-    let bytes = fs::read(path)?;
-    Ok(Status::decode(&bytes))
 }
 
 #[cfg(test)]
@@ -254,8 +243,9 @@ mod tests {
     #[test]
     fn replace_file_is_whole() {
         let dir = tempfile::tempdir().unwrap();
-        replace_file(dir.path(), "status", &sample().encode()).unwrap();
-        assert_eq!(read(&dir.path().join("status")).unwrap(), Ok(sample()));
+        let (temp, target) = (dir.path().join("status.new"), dir.path().join("status"));
+        replace_via(&temp, &target, &sample().encode()).unwrap();
+        assert_eq!(Status::decode(&fs::read(&target).unwrap()), Ok(sample()));
         assert!(!dir.path().join("status.new").exists());
     }
 }

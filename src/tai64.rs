@@ -76,20 +76,6 @@ impl Tai64N {
         out
     }
 
-    /// Parse 24 hex digits (either case), as they follow `@` in a log line.
-    pub fn parse_hex(text: &[u8]) -> Option<Tai64N> {
-        if text.len() < 24 {
-            return None;
-        }
-        let mut bytes = [0u8; 12];
-        for (i, byte) in bytes.iter_mut().enumerate() {
-            let hi = hex_value(text[2 * i])?;
-            let lo = hex_value(text[2 * i + 1])?;
-            *byte = (hi << 4) | lo;
-        }
-        Some(Tai64N::unpack(&bytes))
-    }
-
     /// Whole seconds from `self` to `later`, zero if `later` is earlier
     /// (svstat prints "0 seconds" rather than a negative age).
     pub fn secs_until(self, later: Tai64N) -> u64 {
@@ -108,15 +94,6 @@ impl std::ops::Add<Duration> for Tai64N {
             secs += 1;
         }
         Tai64N { secs, nanos }
-    }
-}
-
-fn hex_value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
     }
 }
 
@@ -144,9 +121,6 @@ mod tests {
     fn hex_matches_multilog_form() {
         let t = Tai64N { secs: 0x4000000065a0b1c2, nanos: 0x0abc_def0 };
         assert_eq!(&t.hex(), b"4000000065a0b1c20abcdef0");
-        assert_eq!(Tai64N::parse_hex(b"4000000065A0B1C20ABCDEF0"), Some(t));
-        assert_eq!(Tai64N::parse_hex(b"4000000065a0b1c20abcdefz"), None);
-        assert_eq!(Tai64N::parse_hex(b"40"), None);
     }
 
     #[test]

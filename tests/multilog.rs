@@ -363,9 +363,9 @@ fn pending_note_is_replayed_once() {
         fs::write(main.join("current"), b"a\nb\nc\n").unwrap();
         fs::set_permissions(main.join("current"), fs::Permissions::from_mode(0o644)).unwrap();
         let batch: &[u8] = if stale { b"x\ny\n" } else { b"c\nd\n" };
-        let note = tend::log::once::Note {
+        let note = tend::testing::Note {
             len: 4,
-            hash: tend::log::once::hash(batch),
+            hash: tend::testing::hash(batch),
             midline: None,
             after: None,
             sizes: vec![4],
@@ -459,8 +459,8 @@ fn interrupted_rotation_is_not_doubled() {
 /// - or that batch marked taken.
 #[test]
 fn note_mid_line_goes_on_with_the_line_once() {
-    use tend::log::engine::Midline;
-    use tend::log::once::{Note, hash};
+    use tend::testing::Midline;
+    use tend::testing::{Note, hash};
     let stamped = &b"@400000006b06000000000000 aaaa"[..];
     let line = || Some(Midline::selected(vec![true]));
     let in_pipe =

@@ -333,13 +333,19 @@ fn finish_hears_exit_code_and_signal() {
     let dir = tmp.path().join("fin");
     write_script(
         &dir.join("run"),
-        "#!/bin/sh\nif [ -e exit3 ]; then rm exit3; exit 3; fi\nexec sleep 1000\n",
+        "#!/bin/sh\nif [ -e exit3 ]; then rm exit3; exit 3; fi\necho $$ > running\nexec sleep 1000\n",
     );
     write_script(&dir.join("finish"), "#!/bin/sh\necho \"$@\" >> args\nsleep 0.3\n");
     fs::write(dir.join("exit3"), "").unwrap();
     let _sup = Sup::start(&dir);
     wait_for(LIMIT, "finish after exit 3", || text(&dir, "args") == "3 0\n");
-    let pid = wait_up(&dir);
+    // The record of the first `run` (which exited 3) may still be up while
+    // its `finish` starts: wait for the second `run`, known by its pid.
+    let mut pid = 0;
+    wait_for(LIMIT, "second run up", || {
+        pid = text(&dir, "running").trim().parse().unwrap_or(0);
+        pid != 0 && status_pid(&dir) == pid && status(&dir)[19] == 1
+    });
     svc(&dir, "-d");
     // `status` is written last: once it shows finish, `pid` and `stat`
     // already do.

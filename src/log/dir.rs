@@ -317,11 +317,6 @@ impl LogDir {
         }
     }
 
-    /// Flush `current` to disk (data only).
-    pub fn sync_data(&self) {
-        self.retry("fsync current", || self.current.sync_data());
-    }
-
     /// Mark `current` complete (mode 0744), as at exit or svlogd's `HUP`;
     /// svlogd waits for its processor first.
     pub fn close(&mut self) {

@@ -15,7 +15,7 @@ use super::dir::{LogDir, Style, warn};
 use super::engine::{Engine, Stop, find_newline};
 use super::once::{Note, NoteFile, Peeker, hash, is_pipe};
 use crate::fail::Failure;
-use crate::sys::SelfPipe;
+use crate::sys::signal::SelfPipe;
 use crate::tai64::Tai64N;
 
 /// Bytes taken from stdin at a time (a quarter of the pipe: smaller buffers

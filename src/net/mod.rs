@@ -3,7 +3,6 @@
 //! backlog, the UCSPI environment, and a minimal account lookup and
 //! privilege drop.
 
-pub mod account;
 pub mod rules;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
@@ -108,7 +107,7 @@ pub fn getopt_complaint(tool: &str, err: &lexopt::Error) {
 /// Point descriptor 2 at /dev/null (ucspi-tcp's `-q`: no messages at all).
 pub fn silence_stderr() {
     if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
-        let _ = crate::sys::dup_to(&null, 2);
+        let _ = crate::sys::fd::dup_to(&null, 2);
     }
 }
 

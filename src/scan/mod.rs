@@ -37,7 +37,7 @@ use nix::unistd::Pid;
 
 use crate::errstr;
 use crate::fail::{Context, Failure, warn};
-use crate::sys::SelfPipe;
+use crate::sys::signal::SelfPipe;
 use table::{Found, Key, Side, Step, Table};
 
 const TOOL: &str = "svscan";
@@ -54,7 +54,7 @@ pub struct Options {
 
 /// Watch the current directory's services until SIGTERM.
 pub fn scan(options: Options) -> Result<i32, Failure> {
-    crate::sys::ignore_sigpipe();
+    crate::sys::signal::ignore_sigpipe();
     let signals = SelfPipe::catch(&[Signal::SIGCHLD, Signal::SIGHUP, Signal::SIGTERM])
         .or_fail("catch signals")?;
     let supervise = supervise_program()?;

@@ -101,10 +101,6 @@ impl Table {
         self.entries.get(&key)
     }
 
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -115,6 +111,7 @@ impl Table {
     }
 
     /// The pid of a running supervise.
+    #[cfg(test)]
     pub fn pid(&self, key: Key, side: Side) -> Option<u32> {
         let entry = self.entries.get(&key)?;
         match side {

@@ -111,14 +111,17 @@ impl Actions {
         self.items[..self.len].iter().map(|a| a.expect("filled"))
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.len
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
+    #[cfg(test)]
     pub fn to_vec(&self) -> Vec<Action> {
         self.iter().collect()
     }
@@ -166,15 +169,13 @@ impl Machine {
         }
     }
 
+    #[cfg(test)]
     pub fn child(&self) -> Child {
         self.child
     }
 
-    pub fn want(&self) -> Want {
-        self.want
-    }
-
     /// The pid of `run` while it runs.
+    #[cfg(test)]
     pub fn run_pid(&self) -> Option<u32> {
         match self.child {
             Child::Run { pid } => Some(pid),

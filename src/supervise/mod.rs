@@ -37,7 +37,7 @@ use nix::unistd::{Pid, mkfifo};
 use crate::errstr;
 use crate::fail::{Context, Failure, warn};
 use crate::status;
-use crate::sys::SelfPipe;
+use crate::sys::signal::SelfPipe;
 use crate::tai64::Tai64N;
 use machine::{Action, Ending, Event, Machine, Now};
 
@@ -60,7 +60,7 @@ struct Protocol {
 /// Supervise the service in `dir` until told to exit. `dir` is used as
 /// given in messages.
 pub fn supervise(dir: &Path) -> Result<i32, Failure> {
-    crate::sys::ignore_sigpipe();
+    crate::sys::signal::ignore_sigpipe();
     let name = dir.display().to_string();
     std::env::set_current_dir(dir).or_fail(format!("chdir to {name}"))?;
     let protocol = open_protocol(&name)?;

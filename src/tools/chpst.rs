@@ -109,7 +109,7 @@ fn apply(changes: Changes, mut argv: Vec<OsString>) -> Result<i32, Failure> {
         chain::set_soft_limit(resource, limit).map_err(|err| Failure::sys("setrlimit()", &err))?;
     }
     if let Some(increment) = changes.nice {
-        crate::sys::nice(increment).map_err(|err| Failure::sys("set nice level", &err))?;
+        crate::sys::proc::nice(increment).map_err(|err| Failure::sys("set nice level", &err))?;
     }
     let mut env = EnvChanges::new();
     if let Some(spec) = &changes.env_user {

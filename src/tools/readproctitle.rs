@@ -7,7 +7,7 @@ use std::ffi::OsString;
 use std::io::{self, Read};
 
 use crate::fail::Failure;
-use crate::sys::ArgvArea;
+use crate::sys::argv::ArgvArea;
 
 const USAGE: &str = "readproctitle io errors: .....................";
 

@@ -23,7 +23,8 @@ use nix::unistd::{Gid, Uid};
 use crate::chain::account::{Account, group_id, supplementary_groups};
 use crate::fail::Failure;
 use crate::net;
-use crate::sys::{self, Forked};
+use crate::sys::fd::{close_on_exec_from, dup_to};
+use crate::sys::proc::{self, Forked};
 
 const VERSION: &str = "spawn-fcgi v1.6.4 (ipv6) - spawns FastCGI processes\n";
 
@@ -456,7 +457,7 @@ fn spawn(
         let forked = if o.no_fork {
             Forked::Child
         } else {
-            match sys::fork() {
+            match proc::fork() {
                 Ok(f) => f,
                 Err(e) => {
                     let _ = std::io::stderr().write_all(
@@ -526,7 +527,7 @@ fn spawn(
 /// and /dev/null on stdout and stderr (unless `-n`), nothing else open,
 /// then exec. Never returns.
 fn exec_app(o: &Options, socket: &OwnedFd) -> ! {
-    if let Err(e) = sys::dup_to(socket.as_fd(), 0) {
+    if let Err(e) = dup_to(socket.as_fd(), 0) {
         let _ = std::io::stderr()
             .write_all(format!("spawn-fcgi: exec failed: {}\n", io_text(&e)).as_bytes());
         std::process::exit(e.raw_os_error().unwrap_or(1));
@@ -535,8 +536,8 @@ fn exec_app(o: &Options, socket: &OwnedFd) -> ! {
         let _ = nix::unistd::setsid();
         match std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
             Ok(null) => {
-                let _ = sys::dup_to(null.as_fd(), 1);
-                let _ = sys::dup_to(null.as_fd(), 2);
+                let _ = dup_to(null.as_fd(), 1);
+                let _ = dup_to(null.as_fd(), 2);
             }
             Err(e) => {
                 let _ = std::io::stderr().write_all(
@@ -549,7 +550,7 @@ fn exec_app(o: &Options, socket: &OwnedFd) -> ! {
             }
         }
     }
-    sys::close_on_exec_from(3);
+    close_on_exec_from(3);
     let children = o.children.filter(|n| *n >= 0).map(|n| n.to_string());
     let with_children = |mut cmd: Command| {
         if let Some(n) = &children {

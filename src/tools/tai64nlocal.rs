@@ -13,7 +13,7 @@ use std::ffi::OsString;
 use std::io::Write;
 
 use crate::fail::Failure;
-use crate::sys::local_time;
+use crate::sys::time::local_time;
 use crate::tai64::UNIX_EPOCH_LABEL;
 
 pub fn main(_args: Vec<OsString>) -> Result<i32, Failure> {

@@ -120,18 +120,18 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
     let local_end = End {
         ip: net::ip_text(local.ip()),
         port: local.port(),
-        host: o.local_name.clone().or_else(|| crate::sys::reverse_name(local.ip())),
+        host: o.local_name.clone().or_else(|| crate::sys::net::reverse_name(local.ip())),
     };
     let remote_end = End {
         ip: net::ip_text(ip),
         port,
-        host: if o.ucspi.remote_host { crate::sys::reverse_name(ip) } else { None },
+        host: if o.ucspi.remote_host { crate::sys::net::reverse_name(ip) } else { None },
     };
     let info = if o.ucspi.remote_info { net::ident(local, remote, o.timeout_info) } else { None };
     let env = net::ucspi_env(&local_end, &remote_end, info.as_deref());
     let fd = OwnedFd::from(stream);
-    crate::sys::dup_to(&fd, 6).or_fail_tcp()?;
-    crate::sys::dup_to(&fd, 7).or_fail_tcp()?;
+    crate::sys::fd::dup_to(&fd, 6).or_fail_tcp()?;
+    crate::sys::fd::dup_to(&fd, 7).or_fail_tcp()?;
     drop(fd);
     let mut cmd = Command::new(&o.program[0]);
     cmd.args(&o.program[1..]);

@@ -22,7 +22,8 @@ use nix::unistd::{Gid, Pid, Uid};
 use crate::fail::Failure;
 use crate::net::rules::{self, Verdict};
 use crate::net::{self, End};
-use crate::sys::{Forked, SelfPipe, fork};
+use crate::sys::proc::{Forked, fork};
+use crate::sys::signal::SelfPipe;
 
 const USAGE: &str = "tcpserver [ -1UXpPhHrRoOdDqQv ] [ -c limit ] [ -x rules.cdb ] [ -B banner ] [ -g gid ] [ -u uid ] [ -b backlog ] [ -l localname ] [ -t timeout ] host port program";
 
@@ -233,8 +234,8 @@ fn serve(o: &Options, listener: OwnedFd, signals: &SelfPipe) -> Result<i32, Fail
 /// In the child: look up names, check the rules, log, and run the program
 /// on the connection. Returns an exit code only on failure.
 fn child(o: &Options, conn: OwnedFd) -> i32 {
-    crate::sys::default_signal(Signal::SIGTERM);
-    crate::sys::default_signal(Signal::SIGCHLD);
+    crate::sys::signal::default_signal(Signal::SIGTERM);
+    crate::sys::signal::default_signal(Signal::SIGCHLD);
     let pid = std::process::id();
     let Ok((local, remote)) = net::socket_ends(&conn) else { return 111 };
     if o.ucspi.verbosity >= 2 {
@@ -258,7 +259,7 @@ fn child(o: &Options, conn: OwnedFd) -> i32 {
     let local_end = End {
         ip: net::ip_text(local.ip()),
         port: local.port(),
-        host: o.local_name.clone().or_else(|| crate::sys::reverse_name(local.ip())),
+        host: o.local_name.clone().or_else(|| crate::sys::net::reverse_name(local.ip())),
     };
     let remote_host = if o.ucspi.remote_host { lookup_host(remote.ip(), o.paranoid) } else { None };
     let remote_end = End { ip: net::ip_text(remote.ip()), port: remote.port(), host: remote_host };
@@ -328,7 +329,7 @@ fn child(o: &Options, conn: OwnedFd) -> i32 {
 
 /// The remote host name; with `paranoid`, only if it maps back to `ip`.
 fn lookup_host(ip: IpAddr, paranoid: bool) -> Option<String> {
-    let name = crate::sys::reverse_name(ip)?;
+    let name = crate::sys::net::reverse_name(ip)?;
     if paranoid {
         use std::net::ToSocketAddrs;
         let back = (name.as_str(), 0).to_socket_addrs().ok()?;

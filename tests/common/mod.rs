@@ -77,7 +77,7 @@ pub fn switches(pid: u32) -> u64 {
 /// `getpwnam` in a static binary crashes when it falls through to an NSS
 /// module (`libnss_systemd`) for an account not in the files.
 pub fn account(name: &str) -> Option<(u32, u32)> {
-    let account = tend::chain::account::Account::lookup(name).ok()?;
+    let account = tend::testing::Account::lookup(name).ok()?;
     Some((account.uid.as_raw(), account.gid.as_raw()))
 }
 
