@@ -1,8 +1,6 @@
 //! The multi-call binary: `tend TOOL`, links named after tools, `tend
 //! install`, `tend --help`.
 
-mod common;
-
 use std::fs;
 use std::process::Command;
 use std::time::Duration;

@@ -4,8 +4,6 @@
 //! are in tests/scale.rs, a binary of their own, so that their start-up
 //! does not compete with these tests' time bounds.
 
-mod common;
-
 use std::collections::HashSet;
 use std::fs;
 use std::path::Path;
@@ -15,43 +13,16 @@ use common::*;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-/// The children of `pid` with their command lines.
-fn children_of(pid: u32) -> Vec<(u32, String)> {
-    let mut out = Vec::new();
-    for entry in fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = fs::read_to_string(format!("/proc/{child}/stat")) else { continue };
-        let Some(after) = stat.rsplit_once(')').map(|(_, rest)| rest) else { continue };
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        if fields.get(1).and_then(|p| p.parse::<u32>().ok()) != Some(pid) || fields[0] == "Z" {
-            continue;
-        }
-        let cmdline = fs::read(format!("/proc/{child}/cmdline")).unwrap_or_default();
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ").trim().to_string();
-        out.push((child, cmdline));
-    }
-    out
-}
-
 /// The pid of `svscan`'s supervise for `name`, if running.
 fn supervise_of(svscan: u32, name: &str) -> Option<u32> {
     let wanted = format!("supervise {name}");
-    children_of(svscan).into_iter().find(|(_, cmd)| *cmd == wanted).map(|(pid, _)| pid)
-}
-
-/// The pid in `dir/supervise/pid`, if the service is up.
-fn service_pid(dir: &Path) -> Option<u32> {
-    fs::read_to_string(dir.join("supervise/pid")).ok()?.trim().parse().ok()
+    children(svscan).into_iter().find(|(_, cmd)| *cmd == wanted).map(|(pid, _)| pid)
 }
 
 fn start_svscan(dir: &Path) -> Spawned {
     let mut cmd = tool("svscan");
     cmd.arg(dir);
     Spawned::start(cmd)
-}
-
-fn sleeper(dir: &Path) {
-    write_script(&dir.join("run"), "#!/bin/sh\nexec sleep 1000\n");
 }
 
 #[test]
@@ -67,7 +38,7 @@ fn service_output_reaches_its_logger_through_the_pipe() {
     wait_for(Duration::from_secs(10), "the line in the logger's file", || {
         fs::read_to_string(svc.join("log/out")).is_ok_and(|s| s == "hello from shop\n")
     });
-    let children: Vec<String> = children_of(scan.pid()).into_iter().map(|(_, c)| c).collect();
+    let children: Vec<String> = children(scan.pid()).into_iter().map(|(_, c)| c).collect();
     assert!(children.contains(&"supervise shop".to_string()), "{children:?}");
     assert!(children.contains(&"supervise shop/log".to_string()), "{children:?}");
     assert_eq!(children.len(), 2, "dot-directories are ignored: {children:?}");
@@ -170,7 +141,7 @@ fn sigterm_stops_every_service_then_svscan() {
     });
     let pids: Vec<u32> =
         ["a", "b", "b/log"].iter().map(|s| service_pid(&tmp.path().join(s)).unwrap()).collect();
-    kill(Pid::from_raw(scan.pid() as i32), Signal::SIGTERM).unwrap();
+    scan.signal(Signal::SIGTERM);
     let status = scan.wait_within(Duration::from_secs(10)).expect("svscan exits after SIGTERM");
     assert!(status.success(), "{status:?}");
     for pid in pids {
@@ -225,7 +196,7 @@ fn log_directory_added_later_gets_its_logger_at_once() {
     let scan = start_svscan(tmp.path());
     wait_for(Duration::from_secs(10), "the service", || service_pid(&svc).is_some());
     let staging = tmp.path().join(".log-staging");
-    write_script(&staging.join("run"), "#!/bin/sh\nexec sleep 1000\n");
+    sleeper(&staging);
     fs::rename(&staging, svc.join("log")).unwrap();
     wait_for(Duration::from_secs(3), "the logger, well before a 5-second rescan", || {
         service_pid(&svc.join("log")).is_some()
