@@ -41,6 +41,25 @@ fn tcpclient_runs_the_program_on_fds_6_and_7() {
 }
 
 #[test]
+fn tcpclient_host_0_and_empty_mean_127_0_0_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server =
+        start_server(None, &["-RHl0", "127.0.0.1", "0", "echo", "hi"], &tmp.path().join("log"));
+    let port = server.port.to_string();
+    let show = "cat <&6; echo \"$TCPREMOTEIP\"";
+    for host in ["0", ""] {
+        let out = run_tool("tcpclient", ["-RHl0", host, &port, "sh", "-c", show]);
+        assert_eq!(text(&out.stdout), "hi\n127.0.0.1\n", "host {host:?}: {}", text(&out.stderr));
+    }
+    let Some(debian) = debian("tcpclient") else { return };
+    let refused = free_port().to_string();
+    for host in ["0", ""] {
+        assert_same("tcpclient", &debian, &["-RHl0", host, &port, "sh", "-c", show]);
+        assert_same("tcpclient", &debian, &["-RHl0", host, &refused, "true"]);
+    }
+}
+
+#[test]
 fn tcpclient_usage_and_fatal_messages_match_ucspi_tcp() {
     let debian = require_debian!("tcpclient");
     let cases: &[&[&str]] = &[
@@ -53,6 +72,10 @@ fn tcpclient_usage_and_fatal_messages_match_ucspi_tcp() {
     ];
     for args in cases {
         assert_same("tcpclient", &debian, args);
+    }
+    // Names that cannot be DNS names: refused before any look-up.
+    for name in unencodable_names() {
+        assert_same("tcpclient", &debian, &[&name, "1", "true"]);
     }
     // A name with no address (the exact words depend on the resolver's
     // answer: none, or none reachable).

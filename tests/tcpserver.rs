@@ -463,6 +463,10 @@ fn tcpserver_usage_and_fatal_messages_match_ucspi_tcp() {
     for args in cases {
         assert_same("tcpserver", &debian, args);
     }
+    // Names that cannot be DNS names: refused before any look-up.
+    for name in unencodable_names() {
+        assert_same("tcpserver", &debian, &[&name, "1", "true"]);
+    }
     // A name with no address (the exact words depend on the resolver's
     // answer: none, or none reachable).
     let out = run_tool("tcpserver", ["no.such.host.invalid", "1", "true"]);

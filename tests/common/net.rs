@@ -54,6 +54,21 @@ pub fn start_server(program: Option<&Path>, args: &[&str], log: &Path) -> Server
     Server::start(cmd, log)
 }
 
+/// Host names that cannot be DNS names, which ucspi-tcp refuses before
+/// asking: a label over 63 bytes (alone, last, or with a final dot), and
+/// 256 bytes in all on the wire (labels of at most 60).
+pub fn unencodable_names() -> Vec<String> {
+    let long = "a".repeat(64);
+    let sixty = "b".repeat(60);
+    vec![
+        long.clone(),
+        format!("x.{long}"),
+        format!("{long}.example"),
+        format!("{long}."),
+        format!("{sixty}.{sixty}.{sixty}.{sixty}.xyzabcdefg"),
+    ]
+}
+
 /// Connect, send nothing, read all the server's program writes.
 pub fn fetch(host: &str, port: u16) -> String {
     let mut stream = TcpStream::connect((host, port)).unwrap();
