@@ -463,15 +463,5 @@ fn tcpserver_usage_and_fatal_messages_match_ucspi_tcp() {
     for args in cases {
         assert_same("tcpserver", &debian, args);
     }
-    // Names that cannot be DNS names: refused before any look-up.
-    for name in unencodable_names() {
-        assert_same("tcpserver", &debian, &[&name, "1", "true"]);
-    }
-    // A name with no address (the exact words depend on the resolver's
-    // answer: none, or none reachable).
-    let out = run_tool("tcpserver", ["no.such.host.invalid", "1", "true"]);
-    assert_eq!(out.status.code(), Some(111));
-    let said = text(&out.stderr);
-    assert!(said.starts_with("tcpserver: fatal: "), "{said}");
-    assert!(said.contains("IP address for no.such.host.invalid"), "{said}");
+    assert_host_failures("tcpserver", &debian);
 }

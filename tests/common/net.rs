@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::{Spawned, output_with_input, tool};
+use crate::{Spawned, assert_same, output_with_input, run_tool, text, tool};
 
 /// A shell command printing the UCSPI environment (and the variables
 /// rules set, `WHO` and `X`), sorted.
@@ -54,19 +54,30 @@ pub fn start_server(program: Option<&Path>, args: &[&str], log: &Path) -> Server
     Server::start(cmd, log)
 }
 
-/// Host names that cannot be DNS names, which ucspi-tcp refuses before
-/// asking: a label over 63 bytes (alone, last, or with a final dot), and
-/// 256 bytes in all on the wire (labels of at most 60).
-pub fn unencodable_names() -> Vec<String> {
+/// How `tool` (tcpserver or tcpclient) fails on host names: as Debian's
+/// `program` on names that cannot be DNS names, which ucspi-tcp refuses
+/// before asking (a label over 63 bytes: alone, last, or before a final
+/// dot; 256 bytes in all on the wire, with labels of 60); and with exit
+/// 111 and its words on a name without address (which words depends on
+/// the resolver's answer, none or none reachable, so ours alone).
+#[track_caller]
+pub fn assert_host_failures(tool: &str, program: &Path) {
     let long = "a".repeat(64);
     let sixty = "b".repeat(60);
-    vec![
+    for name in [
         long.clone(),
         format!("x.{long}"),
         format!("{long}.example"),
         format!("{long}."),
         format!("{sixty}.{sixty}.{sixty}.{sixty}.xyzabcdefg"),
-    ]
+    ] {
+        assert_same(tool, program, &[&name, "1", "true"]);
+    }
+    let out = run_tool(tool, ["no.such.host.invalid", "1", "true"]);
+    assert_eq!(out.status.code(), Some(111));
+    let said = text(&out.stderr);
+    assert!(said.starts_with(&format!("{tool}: fatal: ")), "{said}");
+    assert!(said.contains("IP address for no.such.host.invalid"), "{said}");
 }
 
 /// Connect, send nothing, read all the server's program writes.

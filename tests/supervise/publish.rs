@@ -13,6 +13,13 @@ use nix::unistd::Pid;
 
 use super::LIMIT;
 
+/// tend's supervise for `dir`.
+fn supervise(dir: &Path) -> Spawned {
+    let mut cmd = tool("supervise");
+    cmd.arg(dir);
+    Spawned::start(cmd)
+}
+
 /// What the three files say: (svstat's pid, `pid` file, `stat` file).
 fn published(dir: &Path) -> (Option<u32>, String, String) {
     let line = svstat(dir);
@@ -46,10 +53,8 @@ fn wait_published(dir: &Path, old: Option<u32>) -> u32 {
 fn status_pid_and_stat_agree_after_every_change() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("svc");
-    write_script(&dir.join("run"), "#!/bin/sh\nexec sleep 100\n");
-    let mut cmd = tool("supervise");
-    cmd.arg(&dir);
-    let _supervise = Spawned::start(cmd);
+    sleeper(&dir);
+    let _supervise = supervise(&dir);
 
     let first = wait_published(&dir, None);
 
@@ -83,10 +88,8 @@ fn status_pid_and_stat_agree_after_every_change() {
 fn a_paused_service_is_published_in_status_and_stat() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("svc");
-    write_script(&dir.join("run"), "#!/bin/sh\nexec sleep 100\n");
-    let mut cmd = tool("supervise");
-    cmd.arg(&dir);
-    let _supervise = Spawned::start(cmd);
+    sleeper(&dir);
+    let _supervise = supervise(&dir);
     let pid = wait_published(&dir, None);
 
     svc(&dir, "-p");
@@ -105,9 +108,7 @@ fn a_child_that_ignores_term_is_published_as_got_term() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("svc");
     write_script(&dir.join("run"), "#!/bin/sh\ntrap '' TERM\nexec sleep 100\n");
-    let mut cmd = tool("supervise");
-    cmd.arg(&dir);
-    let _supervise = Spawned::start(cmd);
+    let _supervise = supervise(&dir);
     let pid = wait_published(&dir, None);
 
     // Publishing waits briefly for a signalled child to die; this one does
