@@ -19,13 +19,7 @@ fn svscanboot_stops_stale_supervisors_and_starts_svscan_under_readproctitle() {
         c.arg(&svc);
         Spawned::start(c)
     };
-    wait_for(Duration::from_secs(5), "the stale supervise", || svc.join("supervise/pid").exists());
-    let stale_service: u32 = {
-        wait_for(Duration::from_secs(5), "the stale service", || {
-            fs::read_to_string(svc.join("supervise/pid")).is_ok_and(|p| !p.trim().is_empty())
-        });
-        fs::read_to_string(svc.join("supervise/pid")).unwrap().trim().parse().unwrap()
-    };
+    let stale_service = wait_up(&svc);
 
     let mut c = tool("svscanboot");
     c.arg(&service);
@@ -39,10 +33,7 @@ fn svscanboot_stops_stale_supervisors_and_starts_svscan_under_readproctitle() {
     // The new tree: readproctitle (the svscanboot process itself, exec'd)
     // showing svscan's errors; svscan starts the service again.
     wait_for(Duration::from_secs(10), "the service under the new svscan", || {
-        fs::read_to_string(svc.join("supervise/pid"))
-            .ok()
-            .and_then(|p| p.trim().parse::<u32>().ok())
-            .is_some_and(|pid| pid != stale_service && alive(pid))
+        service_pid(&svc).is_some_and(|pid| pid != stale_service && alive(pid))
     });
     wait_for(Duration::from_secs(10), "the service's stderr in ps", || {
         let title = cmdline(boot.pid());
