@@ -1,7 +1,7 @@
 //! svscan with real processes: a supervise per service and per logger, the
 //! pipe between them held across logger deaths, new and removed services
 //! noticed at once, SIGTERM winding everything down. A thousand services
-//! are in tests/scale.rs, a binary of their own, so that their start-up
+//! are in tests/svscan_scale.rs, a binary of their own, so that their start-up
 //! does not compete with these tests' time bounds.
 
 use std::collections::HashSet;
