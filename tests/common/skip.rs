@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 /// Report that a test, or part of one, cannot run here because of
 /// `reason`: a failure in CI, a message on stderr elsewhere. The callers
-/// return (or leave the part out) afterwards; see [`skip!`](crate::skip).
+/// return (or leave the part out) afterwards, as `skip!` does.
 pub fn skipping(reason: impl Display) {
     assert!(std::env::var_os("CI").is_none(), "not skipped in CI: {reason}");
     eprintln!("skipped: {reason}");
