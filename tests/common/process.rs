@@ -17,8 +17,9 @@ use nix::unistd::Pid;
 const SHORT: Duration = Duration::from_secs(20);
 
 /// The tend binary under test. Cargo builds it for the integration tests
-/// and names it in `CARGO_BIN_EXE_tend` (at run time since cargo 1.84);
-/// before that, it lies beside the `deps` directory of the test binary.
+/// and names it in `CARGO_BIN_EXE_tend`, at run time too in recent
+/// versions; otherwise it lies beside the `deps` directory of the test
+/// binary.
 pub fn tend_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
