@@ -21,11 +21,10 @@ pub(crate) mod tai64;
 pub(crate) mod tools;
 
 /// What the integration tests reach inside the crate: the exactly-once
-/// note a killed logger leaves, which they forge to test the recovery, and
-/// the account reader. Nothing else is public but [`dispatch`].
+/// note a killed logger leaves, which they forge to test the recovery.
+/// Nothing else is public but [`dispatch`].
 #[doc(hidden)]
 pub mod testing {
-    pub use crate::chain::account::Account;
     pub use crate::log::engine::Midline;
     pub use crate::log::once::{Note, hash};
 }

@@ -1,31 +1,47 @@
 //! The multi-call binary: `tend TOOL`, links named after tools, `tend
 //! install`, `tend --help`.
 
-mod common;
-
 use std::fs;
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use common::*;
 
+/// The names in a listing, sorted.
+fn sorted(names: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut names: Vec<String> = names.into_iter().collect();
+    names.sort();
+    names
+}
+
 #[test]
 fn help_lists_every_tool() {
-    let out = output_within(
-        {
-            let mut c = Command::new(tend_bin());
-            c.arg("--help");
-            c
-        },
-        Duration::from_secs(10),
-    );
+    let mut cmd = Command::new(tend_bin());
+    cmd.arg("--help");
+    let out = output_within(cmd, Duration::from_secs(10));
     assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).unwrap();
-    for name in ["svscan", "supervise", "svc", "svstat", "svok", "svscanboot", "readproctitle"] {
-        assert!(
-            text.lines().any(|l| l.trim_start().starts_with(name)),
-            "{name} missing from:\n{text}"
-        );
+    let help = text(&out.stdout);
+    let (_, tools) = help.split_once("\ntools:\n").expect("a tools: section");
+    let listed = sorted(tools.lines().map(|l| l.split_whitespace().next().unwrap().to_owned()));
+    // The binary's own table, as `tend install` makes a link for each.
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = tend_links(tmp.path());
+    let linked =
+        sorted(fs::read_dir(&bin).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()));
+    assert_eq!(listed, linked, "tend --help and tend install name different tools");
+    // And the sources: one file per tool under src/tools/ (spawn_fcgi.rs
+    // for spawn-fcgi), beside the dispatcher and `tend install`.
+    let tools_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/tools");
+    let sources = sorted(fs::read_dir(tools_dir).unwrap().filter_map(|e| {
+        let name = e.unwrap().file_name().into_string().unwrap();
+        let tool = name.strip_suffix(".rs")?.replace('_', "-");
+        (tool != "mod" && tool != "install").then_some(tool)
+    }));
+    assert_eq!(listed, sources, "tend --help and src/tools/ name different tools");
+    let manuals = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    for tool in &listed {
+        assert!(manuals.join(format!("{tool}.md")).exists(), "no manual page docs/{tool}.md");
     }
 }
 

@@ -1,6 +1,6 @@
 //! multilog against daemontools' own multilog: same input, same files.
 
-mod common;
+use common::{require_debian, require_root};
 
 use std::fs;
 use std::io::Write;

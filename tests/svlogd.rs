@@ -1,6 +1,6 @@
 //! svlogd against runit's own svlogd: same input, same config, same files.
 
-mod common;
+use common::{require_debian, require_root};
 
 use std::fs;
 use std::path::{Path, PathBuf};

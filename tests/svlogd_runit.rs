@@ -1,7 +1,7 @@
 //! svlogd against runit's own svlogd (Debian's /usr/bin/svlogd): the same
 //! input and config in two directories, the same files must come out.
 
-mod common;
+use common::require_debian;
 
 use std::fs;
 use std::io::Write;

@@ -1,6 +1,6 @@
 //! tai64n and tai64nlocal against daemontools' own programs.
 
-mod common;
+use common::require_debian;
 
 use std::process::Command;
 use std::time::Duration;

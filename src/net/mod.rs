@@ -13,6 +13,8 @@ use nix::sys::socket::{
     sockopt,
 };
 
+use crate::fail::Failure;
+
 /// The address a host argument names: `0` is every IPv4 address (as in
 /// ucspi-tcp), `::` every IPv6 address, a literal address itself, or a
 /// name, resolved (the first address wins).
@@ -27,6 +29,32 @@ pub fn parse_host(host: &str) -> Option<IpAddr> {
         return Some(ip);
     }
     (bare, 0).to_socket_addrs().ok()?.next().map(|sa| sa.ip())
+}
+
+/// The address of host argument `host` (see [`parse_host`]), or the
+/// failure in ucspi-tcp's words: a name that cannot be a DNS name is
+/// refused before any look-up, as its resolver refuses to encode it.
+pub fn host_address(host: &str) -> Result<IpAddr, Failure> {
+    if !dns_encodable(host) {
+        return Err(Failure::temporary(format!(
+            "temporarily unable to figure out IP address for {host}: protocol error"
+        )));
+    }
+    parse_host(host).ok_or_else(|| Failure::temporary(format!("no IP address for {host}")))
+}
+
+/// Whether `name` fits in a DNS query as djbdns encodes it: labels
+/// between dots (empty ones skipped) of at most 63 bytes, each with its
+/// length byte, plus the root's, at most 255 bytes in all.
+fn dns_encodable(name: &str) -> bool {
+    let mut wire = 1;
+    for label in name.split('.').filter(|label| !label.is_empty()) {
+        if label.len() > 63 {
+            return false;
+        }
+        wire += 1 + label.len();
+    }
+    wire <= 255
 }
 
 /// A port argument: a number, or a name from /etc/services.
@@ -237,6 +265,22 @@ mod tests {
         assert_eq!(parse_host("::1"), Some("::1".parse().unwrap()));
         assert_eq!(parse_host("[::1]"), Some("::1".parse().unwrap()));
         assert_eq!(parse_host("127.0.0.1"), Some("127.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn names_too_long_for_dns() {
+        let label = |n| "a".repeat(n);
+        assert!(dns_encodable(&label(63)));
+        assert!(dns_encodable(&format!("{}.{}.", label(63), label(63))));
+        assert!(!dns_encodable(&label(64)));
+        assert!(!dns_encodable(&format!("x..{}", label(64))));
+        // 4 * 61 + 10 + 1 = 255 bytes on the wire; one more is too many.
+        let four = [label(60), label(60), label(60), label(60)].join(".");
+        assert!(dns_encodable(&format!("{four}.{}", label(9))));
+        assert!(!dns_encodable(&format!("{four}.{}", label(10))));
+        assert!(host_address("127.0.0.1").is_ok());
+        let refused = host_address(&label(64)).unwrap_err();
+        assert!(refused.message.ends_with(": protocol error"), "{refused:?}");
     }
 
     #[test]

@@ -9,19 +9,23 @@ use std::io::{self, Read};
 use crate::fail::Failure;
 use crate::sys::argv::ArgvArea;
 
-const USAGE: &str = "readproctitle io errors: .....................";
+/// The first bytes of the dots, which stay: daemontools' readproctitle
+/// shifts only the rest, so `ps` shows `...` before the input.
+const KEPT: usize = 3;
 
 pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
-    let Some(last) = args.last() else { return Err(Failure::usage(USAGE)) };
+    // Without room it exits 100 without a word, as daemontools' does.
+    let Some(last) = args.last() else { return Ok(100) };
     if last.len() < 5 {
-        return Err(Failure::usage(USAGE));
+        return Ok(100);
     }
     let area = ArgvArea::locate()
         .ok_or_else(|| Failure::temporary("unable to find the command line in /proc/self/stat"))?;
     let bytes = area.read();
-    let window = last_argument(&bytes).ok_or_else(|| {
+    let last = last_argument(&bytes).ok_or_else(|| {
         Failure::temporary("unable to find the last argument in the command line")
     })?;
+    let window = last.start + KEPT..last.end;
     let mut shown = bytes[window.clone()].to_vec();
     let mut buf = [0u8; 4096];
     let stdin = io::stdin();
@@ -30,7 +34,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
         match input.read(&mut buf) {
             Ok(0) => return Ok(0),
             Ok(n) => {
-                shift_in(&mut shown, &buf[..n]);
+                shift_in(&mut shown, without_nuls(&mut buf[..n]));
                 area.write(window.start, &shown);
             }
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
@@ -44,6 +48,19 @@ fn last_argument(cmdline: &[u8]) -> Option<std::ops::Range<usize>> {
     let end = if cmdline.last() == Some(&0) { cmdline.len() - 1 } else { cmdline.len() };
     let start = cmdline[..end].iter().rposition(|&b| b == 0).map_or(0, |i| i + 1);
     (start < end).then_some(start..end)
+}
+
+/// `input` with its NUL bytes taken out (in place), as daemontools drops
+/// them: a NUL would end the argument for `ps`.
+fn without_nuls(input: &mut [u8]) -> &[u8] {
+    let mut kept = 0;
+    for i in 0..input.len() {
+        if input[i] != 0 {
+            input[kept] = input[i];
+            kept += 1;
+        }
+    }
+    &input[..kept]
 }
 
 /// Push `input` in at the right of `window`, dropping bytes off the left.
@@ -78,5 +95,12 @@ mod tests {
         assert_eq!(&window, b"56789abcdefXYZ");
         shift_in(&mut window, b"!");
         assert_eq!(&window, b"6789abcdefXYZ!");
+    }
+
+    #[test]
+    fn nuls_are_dropped() {
+        let mut input = *b"\0a\0\0bc\0";
+        assert_eq!(without_nuls(&mut input), b"abc");
+        assert_eq!(without_nuls(&mut [0, 0]), b"");
     }
 }

@@ -90,8 +90,10 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
         // -q: no messages at all, not even fatal ones.
         net::silence_stderr();
     }
-    let ip = net::parse_host(&o.host)
-        .ok_or_else(|| Failure::temporary(format!("no IP address for {}", o.host)))?;
+    // ucspi-tcp's tcpclient takes `0` and the empty host for 127.0.0.1
+    // (where tcpserver's `0` is every address).
+    let host = if matches!(o.host.as_str(), "0" | "") { "127.0.0.1" } else { &o.host };
+    let ip = net::host_address(host)?;
     let port = net::parse_port(&o.port).ok_or_else(|| {
         Failure::temporary(format!("unable to figure out port number for {}", o.port))
     })?;

@@ -131,8 +131,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
         // -q: no messages at all, not even fatal ones.
         net::silence_stderr();
     }
-    let ip = net::parse_host(&o.host)
-        .ok_or_else(|| Failure::temporary(format!("no IP address for {}", o.host)))?;
+    let ip = net::host_address(&o.host)?;
     let port = net::parse_port(&o.port).ok_or_else(|| {
         Failure::temporary(format!("unable to figure out port number for {}", o.port))
     })?;

@@ -2,12 +2,10 @@
 //! components: nginx (Debian) in front on loopback, the FastCGI app under
 //! tend's svscan through spawn-fcgi, softlimit and setuidgid, logged by
 //! multilog as its own user; curl (Debian) as the client. Then the svc
-//! controls: -t, -h, -k, -d, -u. Also a tcpserver service under svscan.
+//! controls: -t, -h, -k, -d, -u.
 //!
 //! Runs as root; creates the system accounts `web` and `applog` (no home)
 //! if they are missing.
-
-mod common;
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -18,47 +16,6 @@ use std::time::Duration;
 use common::*;
 
 const LONG: Duration = Duration::from_secs(30);
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// The uid of `name`, creating it as a system account without a home if
-/// it does not exist.
-fn ensure_user(name: &str) -> u32 {
-    if let Some((uid, _)) = account(name) {
-        return uid;
-    }
-    let out = Command::new("useradd")
-        .args([
-            "--system",
-            "--no-create-home",
-            "--user-group",
-            "--shell",
-            "/usr/sbin/nologin",
-            name,
-        ])
-        .output()
-        .expect("run useradd");
-    assert!(out.status.success(), "useradd {name}: {}", String::from_utf8_lossy(&out.stderr));
-    account(name).expect("account created").0
-}
-
-/// A directory of tend's tool links, first on the PATH of the services.
-fn tend_links(root: &Path) -> PathBuf {
-    let bin = root.join("bin");
-    fs::create_dir_all(&bin).unwrap();
-    let out = output_within(
-        {
-            let mut cmd = Command::new(tend_bin());
-            cmd.arg("install").arg("--force").arg(&bin);
-            cmd
-        },
-        Duration::from_secs(20),
-    );
-    assert!(out.status.success(), "tend install: {}", String::from_utf8_lossy(&out.stderr));
-    bin
-}
 
 fn copy_tree(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap();
@@ -87,33 +44,12 @@ fn page_pid(body: &str) -> Option<u32> {
     body.lines().find_map(|l| l.strip_prefix("pid ")).and_then(|p| p.parse().ok())
 }
 
-fn svc(flag: &str, dir: &Path) {
-    let out = run_tool("svc", [flag.as_ref(), dir.as_os_str()]);
-    assert!(out.status.success(), "svc {flag}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn svstat(dir: &Path) -> String {
-    String::from_utf8_lossy(&run_tool("svstat", [dir]).stdout).into_owned()
-}
-
-fn service_pid(dir: &Path) -> Option<u32> {
-    let line = svstat(dir);
-    let rest = line.split("(pid ").nth(1)?;
-    rest.split(')').next()?.parse().ok()
-}
-
 /// A value of a row of /proc/PID/limits: (soft, hard).
 fn limit(pid: u32, row: &str) -> (String, String) {
     let limits = fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
     let line = limits.lines().find(|l| l.starts_with(row)).expect(row);
     let fields: Vec<&str> = line[row.len()..].split_whitespace().collect();
     (fields[0].to_owned(), fields[1].to_owned())
-}
-
-fn status_field(pid: u32, name: &str) -> String {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with(name)).expect(name);
-    line[name.len()..].trim().to_owned()
 }
 
 fn nginx_conf(root: &Path, port: u16, app_port: u16) -> PathBuf {
@@ -138,21 +74,14 @@ fn fastcgi_app_behind_nginx_under_svscan() {
     let nginx = require_debian!("nginx");
     let curl = require_debian!("curl");
     let _python = require_debian!("python3");
-    let web = ensure_user("web");
-    let applog = ensure_user("applog");
+    let (web, web_gid) = ensure_account("web", &[]);
+    let (applog, _) = ensure_account("applog", &[]);
 
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     // The services run as web and applog: they must reach their files.
     fs::set_permissions(root, fs::Permissions::from_mode(0o755)).unwrap();
     let bin = tend_links(root);
-    // tend's own chain tools and multilog when this binary has them,
-    // otherwise Debian's daemontools.
-    for name in ["softlimit", "setuidgid", "multilog"] {
-        if !bin.join(name).exists() {
-            let _ = require_debian!(name);
-        }
-    }
     let scan = root.join("service");
     let service = scan.join("fastcgi");
     copy_tree(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fastcgi").as_path(), &service);
@@ -193,7 +122,6 @@ fn fastcgi_app_behind_nginx_under_svscan() {
 
     // The app runs as web, with web's groups, under the limits.
     assert_eq!(status_field(pid, "Uid:").split_whitespace().next(), Some(web.to_string().as_str()));
-    let web_gid = account("web").expect("account web").1;
     assert_eq!(
         status_field(pid, "Gid:").split_whitespace().next(),
         Some(web_gid.to_string().as_str())
@@ -205,7 +133,7 @@ fn fastcgi_app_behind_nginx_under_svscan() {
     assert!(fd0.to_string_lossy().starts_with("socket:"), "{fd0:?}");
 
     // svc -t: a new process, and requests succeed again.
-    svc("-t", &service);
+    svc(&service, "-t");
     let mut new_pid = None;
     wait_for(LONG, "a new app after svc -t", || {
         let (code, body) = get(&curl, &url);
@@ -215,25 +143,25 @@ fn fastcgi_app_behind_nginx_under_svscan() {
     let pid = new_pid.unwrap();
 
     // svc -h: the app sees SIGHUP, and keeps its pid.
-    svc("-h", &service);
+    svc(&service, "-h");
     wait_for(LONG, "the app counting the SIGHUP", || {
         let (code, body) = get(&curl, &url);
         code == 200 && body.contains("hups 1") && page_pid(&body) == Some(pid)
     });
 
     // svc -k: killed, restarted.
-    svc("-k", &service);
+    svc(&service, "-k");
     wait_for(LONG, "a new app after svc -k", || {
         let (code, body) = get(&curl, &url);
         code == 200 && page_pid(&body).is_some_and(|p| p != pid)
     });
 
     // svc -d: down; nginx answers 502, svstat says down.
-    svc("-d", &service);
+    svc(&service, "-d");
     wait_for(LONG, "svstat saying down", || svstat(&service).contains(": down "));
     wait_for(LONG, "requests failing", || get(&curl, &url).0 == 502);
     // svc -u: up again.
-    svc("-u", &service);
+    svc(&service, "-u");
     wait_for(LONG, "requests succeeding after svc -u", || get(&curl, &url).0 == 200);
 
     // The log: TAI64N-stamped lines, written by applog.
@@ -261,56 +189,4 @@ fn fastcgi_app_behind_nginx_under_svscan() {
             Some(applog.to_string().as_str())
         );
     }
-}
-
-#[test]
-fn tcpserver_service_answers_clients_and_holds_the_limit() {
-    use std::io::{Read, Write};
-    require_root!();
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path();
-    let bin = tend_links(root);
-    let scan = root.join("service");
-    let service = scan.join("echo");
-    let port = free_port();
-    write_script(
-        &service.join("run"),
-        &format!(
-            "#!/bin/sh\nexec 2>&1\nexec tcpserver -v -RHl0 -c 2 127.0.0.1 {port} sh -c 'echo \"hello $TCPREMOTEIP\"; exec cat'\n"
-        ),
-    );
-    let mut cmd = tool("svscan");
-    cmd.arg(&scan).env("PATH", format!("{}:/usr/bin:/bin", bin.display()));
-    let _svscan = Spawned::start(cmd);
-
-    let connect = || {
-        let s = std::net::TcpStream::connect(("127.0.0.1", port))?;
-        s.set_read_timeout(Some(Duration::from_secs(20)))?;
-        Ok::<_, std::io::Error>(s)
-    };
-    let mut first = None;
-    wait_for(LONG, "tcpserver listening", || {
-        first = connect().ok();
-        first.is_some()
-    });
-    let mut first = first.unwrap();
-    let mut line = [0u8; 20];
-    let n = first.read(&mut line).unwrap();
-    assert_eq!(&line[..n], b"hello 127.0.0.1\n");
-    let mut second = connect().unwrap();
-    let n = second.read(&mut line).unwrap();
-    assert_eq!(&line[..n], b"hello 127.0.0.1\n");
-    // The third is connected by the kernel but not served.
-    let mut third = connect().unwrap();
-    third.set_read_timeout(Some(Duration::from_millis(700))).unwrap();
-    assert!(third.read(&mut line).is_err(), "the third client was served above -c 2");
-    // One ends: the third is served.
-    drop(first);
-    third.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let n = third.read(&mut line).unwrap();
-    assert_eq!(&line[..n], b"hello 127.0.0.1\n");
-    third.write_all(b"ping\n").unwrap();
-    let n = third.read(&mut line).unwrap();
-    assert_eq!(&line[..n], b"ping\n");
-    drop(second);
 }

@@ -1,9 +1,12 @@
 //! supervise with real processes: the one-second restart rule, fast
 //! restart of a long runner, a missing or unusable `run`, the lock, `down`,
 //! every svc command, runit's `finish`, `pid` and `stat`, and an idle
-//! supervisor that never wakes up.
+//! supervisor that never wakes up. `publish` checks that the status files
+//! agree after every change; `debian` compares supervise, svc, svstat and
+//! svok with daemontools' and runit's programs.
 
-mod common;
+mod debian;
+mod publish;
 
 use std::fs::{self, File};
 use std::os::unix::fs::PermissionsExt;
@@ -41,48 +44,19 @@ impl Sup {
     }
 }
 
-fn status(dir: &Path) -> Vec<u8> {
-    fs::read(dir.join("supervise/status")).unwrap_or_default()
+fn file(dir: &Path, name: &str) -> String {
+    fs::read_to_string(dir.join(name)).unwrap_or_default()
 }
 
-fn status_pid(dir: &Path) -> u32 {
-    let s = status(dir);
-    if s.len() < 18 { 0 } else { u32::from_le_bytes(s[12..16].try_into().unwrap()) }
-}
-
-fn text(dir: &Path, file: &str) -> String {
-    fs::read_to_string(dir.join(file)).unwrap_or_default()
-}
-
-/// Wait until `dir/file` holds `want` (the files are written one after
+/// Wait until `dir/name` holds `want` (the files are written one after
 /// another, so a reader may be a moment ahead of the last one).
-fn wait_text(dir: &Path, file: &str, want: &str) {
+fn wait_text(dir: &Path, name: &str, want: &str) {
     let mut last = String::new();
     let ok = wait_until(LIMIT, || {
-        last = text(dir, file);
+        last = file(dir, name);
         last == want
     });
-    assert!(ok, "{file}: {last:?}, expected {want:?}");
-}
-
-fn svc(dir: &Path, opts: &str) {
-    let out = run_tool("svc", [opts, dir.to_str().unwrap()]);
-    assert!(out.status.success() && out.stderr.is_empty(), "svc {opts}: {out:?}");
-}
-
-/// The process state letter of `pid` (R, S, T, Z, ...).
-fn proc_state(pid: u32) -> String {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    stat.rsplit(')').next().and_then(|r| r.split_whitespace().next()).unwrap_or("").to_string()
-}
-
-fn sleeper(dir: &Path) {
-    write_script(&dir.join("run"), "#!/bin/sh\nexec sleep 1000\n");
-}
-
-fn wait_up(dir: &Path) -> u32 {
-    wait_for(LIMIT, "service up", || status_pid(dir) != 0 && status(dir)[19] == 1);
-    status_pid(dir)
+    assert!(ok, "{name}: {last:?}, expected {want:?}");
 }
 
 fn wait_down(dir: &Path) {
@@ -98,10 +72,10 @@ fn crashing_service_restarts_once_a_second_no_faster() {
     let dir = tmp.path().join("crash");
     write_script(&dir.join("run"), "#!/bin/sh\ndate +%s%N >> starts\nsleep 0.01\nexit 1\n");
     let _sup = Sup::start(&dir);
-    wait_for(LIMIT, "first start", || !text(&dir, "starts").is_empty());
+    wait_for(LIMIT, "first start", || !file(&dir, "starts").is_empty());
     std::thread::sleep(Duration::from_millis(3500));
     let starts: Vec<u128> =
-        text(&dir, "starts").lines().map(|l| l.trim().parse().unwrap()).collect();
+        file(&dir, "starts").lines().map(|l| l.trim().parse().unwrap()).collect();
     eprintln!("{} starts in ~3.5 s", starts.len());
     assert!((3..=5).contains(&starts.len()), "starts in 3.5 s: {}", starts.len());
     for pair in starts.windows(2) {
@@ -225,7 +199,7 @@ fn down_file_keeps_it_down_until_told() {
     std::thread::sleep(Duration::from_millis(300));
     let s = status(&dir);
     assert_eq!((&s[12..16], s[17], s[19]), (&[0u8; 4][..], b'd', 0));
-    assert_eq!(text(&dir, "supervise/stat"), "down\n");
+    assert_eq!(file(&dir, "supervise/stat"), "down\n");
     svc(&dir, "-u");
     let pid = wait_up(&dir);
     assert_eq!(status(&dir)[17], b'u');
@@ -241,12 +215,12 @@ fn once_runs_it_a_single_time() {
     fs::write(dir.join("down"), "").unwrap();
     let _sup = Sup::start(&dir);
     svc(&dir, "-o");
-    wait_for(LIMIT, "the one start", || !text(&dir, "starts").is_empty());
+    wait_for(LIMIT, "the one start", || !file(&dir, "starts").is_empty());
     // daemontools writes no wish after -o (the down file had made it `d`).
     wait_for(LIMIT, "want byte 0 after -o", || status(&dir)[17] == 0);
     wait_down(&dir);
     std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(text(&dir, "starts"), "x\n", "started again");
+    assert_eq!(file(&dir, "starts"), "x\n", "started again");
 }
 
 #[test]
@@ -276,12 +250,12 @@ fn pause_and_continue_stop_and_resume_the_process() {
     let _sup = Sup::start(&dir);
     let pid = wait_up(&dir);
     svc(&dir, "-p");
-    wait_for(LIMIT, "stopped", || proc_state(pid) == "T");
+    wait_for(LIMIT, "stopped", || state(pid) == "T");
     // The status is written just after the signal is sent.
     wait_for(LIMIT, "the paused byte", || status(&dir)[16] == 1);
     wait_text(&dir, "supervise/stat", "run, paused\n");
     svc(&dir, "-c");
-    wait_for(LIMIT, "resumed", || proc_state(pid) == "S");
+    wait_for(LIMIT, "resumed", || state(pid) == "S");
     wait_for(LIMIT, "the paused byte cleared", || status(&dir)[16] == 0);
     wait_text(&dir, "supervise/stat", "run\n");
     assert_eq!(status_pid(&dir), pid);
@@ -317,7 +291,7 @@ fn signal_commands_reach_the_service() {
         svc(&dir, opt);
         expected.push_str(sig);
         expected.push('\n');
-        wait_for(LIMIT, sig, || text(&dir, "sigs") == expected);
+        wait_for(LIMIT, sig, || file(&dir, "sigs") == expected);
     }
     assert_eq!(status_pid(&dir), pid, "trapped signals do not restart it");
     svc(&dir, "-k");
@@ -338,26 +312,26 @@ fn finish_hears_exit_code_and_signal() {
     write_script(&dir.join("finish"), "#!/bin/sh\necho \"$@\" >> args\nsleep 0.3\n");
     fs::write(dir.join("exit3"), "").unwrap();
     let _sup = Sup::start(&dir);
-    wait_for(LIMIT, "finish after exit 3", || text(&dir, "args") == "3 0\n");
+    wait_for(LIMIT, "finish after exit 3", || file(&dir, "args") == "3 0\n");
     // The record of the first `run` (which exited 3) may still be up while
     // its `finish` starts: wait for the second `run`, known by its pid.
     let mut pid = 0;
     wait_for(LIMIT, "second run up", || {
-        pid = text(&dir, "running").trim().parse().unwrap_or(0);
+        pid = file(&dir, "running").trim().parse().unwrap_or(0);
         pid != 0 && status_pid(&dir) == pid && status(&dir)[19] == 1
     });
     svc(&dir, "-d");
     // `status` is written last: once it shows finish, `pid` and `stat`
     // already do.
     wait_for(LIMIT, "finish state", || status(&dir).get(19) == Some(&2));
-    assert_eq!(text(&dir, "supervise/stat"), "finish, want down\n");
+    assert_eq!(file(&dir, "supervise/stat"), "finish, want down\n");
     let s = status(&dir);
     let finish_pid = status_pid(&dir);
     assert_ne!(finish_pid, pid);
     assert_eq!((s[17], s[18], s[19]), (b'd', 0, 2));
-    assert_eq!(text(&dir, "supervise/pid"), format!("{finish_pid}\n"), "runsv shows finish's pid");
+    assert_eq!(file(&dir, "supervise/pid"), format!("{finish_pid}\n"), "runsv shows finish's pid");
     wait_down(&dir);
-    assert_eq!(text(&dir, "args"), "3 0\n-1 15\n");
+    assert_eq!(file(&dir, "args"), "3 0\n-1 15\n");
     wait_text(&dir, "supervise/stat", "down\n");
     wait_text(&dir, "supervise/pid", "");
 }
@@ -374,7 +348,7 @@ fn term_is_shown_until_the_child_exits() {
     let pid = wait_up(&dir);
     wait_text(&dir, "trapped", &format!("{pid}\n"));
     svc(&dir, "-t");
-    wait_for(LIMIT, "TERM trapped", || text(&dir, "got") == "TERM\n");
+    wait_for(LIMIT, "TERM trapped", || file(&dir, "got") == "TERM\n");
     wait_for(LIMIT, "the TERM byte", || status(&dir)[18] == 1);
     wait_text(&dir, "supervise/stat", "run, got TERM\n");
     svc(&dir, "-k");
@@ -415,23 +389,13 @@ fn sigterm_takes_the_service_down_then_exits() {
     write_script(&dir.join("finish"), "#!/bin/sh\necho \"$@\" > args\n");
     let mut sup = Sup::start(&dir);
     let pid = wait_up(&dir);
-    kill(Pid::from_raw(sup.proc.pid() as i32), Signal::SIGTERM).unwrap();
+    sup.proc.signal(Signal::SIGTERM);
     let code = sup.proc.wait_within(LIMIT).expect("supervise exits");
     assert_eq!(code.code(), Some(0));
     assert!(!alive(pid), "service left running");
-    assert_eq!(text(&dir, "args"), "-1 15\n", "finish ran before the exit");
+    assert_eq!(file(&dir, "args"), "-1 15\n", "finish ran before the exit");
     let s = status(&dir);
     assert_eq!((&s[12..16], s[17], s[19]), (&[0u8; 4][..], b'd', 0));
-}
-
-/// The descriptor numbers `pid` has open.
-fn open_fds(pid: u32) -> Vec<u32> {
-    let mut fds: Vec<u32> = fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().parse().unwrap())
-        .collect();
-    fds.sort();
-    fds
 }
 
 #[test]

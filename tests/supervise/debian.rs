@@ -6,8 +6,6 @@
 //! `sv status` lines (seconds and pids normalised), runit's `stat` and
 //! `pid` files, and `svok`'s answer.
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -15,7 +13,7 @@ use std::time::Duration;
 
 use common::*;
 
-const LIMIT: Duration = Duration::from_secs(10);
+use super::LIMIT;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Sup {
@@ -42,43 +40,19 @@ fn start(sup: Sup, dir: &Path) -> Spawned {
     spawned
 }
 
-fn status(dir: &Path) -> Vec<u8> {
-    fs::read(dir.join("supervise/status")).unwrap_or_default()
-}
-
-fn pid_of(status: &[u8]) -> u32 {
-    u32::from_le_bytes(status[12..16].try_into().unwrap())
-}
-
 fn send(svc: Svc, dir: &Path, opts: &str) {
-    let out = match svc {
-        Svc::Ours => run_tool("svc", [opts, dir.to_str().unwrap()]),
+    match svc {
+        Svc::Ours => common::svc(dir, opts),
         Svc::Debian => {
-            let mut cmd = Command::new(debian("svc").unwrap());
-            cmd.arg(opts).arg(dir);
-            output_within(cmd, LIMIT)
+            let out = run_program(&debian("svc").unwrap(), "svc", [opts.as_ref(), dir.as_os_str()]);
+            assert!(out.status.success() && out.stderr.is_empty(), "Debian's svc {opts}: {out:?}");
         }
-    };
-    assert!(out.status.success() && out.stderr.is_empty(), "{svc:?} svc {opts}: {out:?}");
+    }
 }
 
 /// Replace the service path with DIR and every run of digits with N.
 fn normalise(text: &str, dir: &Path) -> String {
-    let text = text.replace(dir.to_str().unwrap(), "DIR");
-    let mut out = String::new();
-    let mut in_digits = false;
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            if !in_digits {
-                out.push('N');
-            }
-            in_digits = true;
-        } else {
-            out.push(c);
-            in_digits = false;
-        }
-    }
-    out.trim_end().to_string()
+    numbers_as_n(&text.replace(dir.to_str().unwrap(), "DIR")).trim_end().to_string()
 }
 
 fn stdout_of(cmd: Command) -> (String, Option<i32>) {
@@ -314,7 +288,7 @@ fn runit_sees_our_supervise_as_runsv() {
 fn sv_session(sup: Sup) -> Vec<(String, Option<i32>)> {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("svc");
-    write_script(&dir.join("run"), "#!/bin/sh\nexec sleep 1000\n");
+    sleeper(&dir);
     let _proc = start(sup, &dir);
     wait_for(LIMIT, "up", || pid_of(&status(&dir)) != 0);
     let mut out = Vec::new();
@@ -431,29 +405,10 @@ fn failures_read_the_same() {
     let file = tmp.path().join("file");
     fs::write(&file, "").unwrap();
     for dir in [&never, &stale, &stopped, &missing, &file] {
-        let run = |program: &Path, args: &[&str]| {
-            let mut cmd = Command::new(program);
-            cmd.args(args).arg(dir);
-            let out = output_within(cmd, LIMIT);
-            (
-                String::from_utf8_lossy(&out.stdout).into_owned(),
-                String::from_utf8_lossy(&out.stderr).into_owned(),
-                out.status.code(),
-            )
-        };
-        let ours = |name: &str, args: &[&str]| {
-            let mut cmd = tool(name);
-            cmd.args(args).arg(dir);
-            let out = output_within(cmd, LIMIT);
-            (
-                String::from_utf8_lossy(&out.stdout).into_owned(),
-                String::from_utf8_lossy(&out.stderr).into_owned(),
-                out.status.code(),
-            )
-        };
-        assert_eq!(ours("svc", &["-u"]), run(&debian_svc, &["-u"]), "svc on {dir:?}");
-        assert_eq!(ours("svstat", &[]), run(&debian_svstat, &[]), "svstat on {dir:?}");
-        assert_eq!(ours("svok", &[]), run(&debian_svok, &[]), "svok on {dir:?}");
+        let dir = dir.to_str().unwrap();
+        assert_same("svc", &debian_svc, &["-u", dir]);
+        assert_same("svstat", &debian_svstat, &[dir]);
+        assert_same("svok", &debian_svok, &[dir]);
     }
 }
 
@@ -487,7 +442,7 @@ fn finish_hears_the_core_flag_as_runsv_passes_it() {
 fn down_file_walk(sup: Sup) -> Vec<Snap> {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("svc");
-    write_script(&dir.join("run"), "#!/bin/sh\nexec sleep 1000\n");
+    sleeper(&dir);
     fs::write(dir.join("down"), "").unwrap();
     let _proc = start(sup, &dir);
     let mut snaps = vec![snap("down at start", &dir)];

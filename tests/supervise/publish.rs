@@ -3,8 +3,6 @@
 //! commands, a child killed outright), although supervise coalesces its
 //! writes and skips files whose contents did not change.
 
-mod common;
-
 use std::fs;
 use std::path::Path;
 use std::time::Duration;
@@ -13,12 +11,18 @@ use common::*;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-const LIMIT: Duration = Duration::from_secs(10);
+use super::LIMIT;
+
+/// tend's supervise for `dir`.
+fn supervise(dir: &Path) -> Spawned {
+    let mut cmd = tool("supervise");
+    cmd.arg(dir);
+    Spawned::start(cmd)
+}
 
 /// What the three files say: (svstat's pid, `pid` file, `stat` file).
 fn published(dir: &Path) -> (Option<u32>, String, String) {
-    let out = run_tool("svstat", [dir]);
-    let line = String::from_utf8_lossy(&out.stdout).into_owned();
+    let line = svstat(dir);
     let pid = line
         .split_once("(pid ")
         .and_then(|(_, rest)| rest.split_once(')'))
@@ -30,7 +34,7 @@ fn published(dir: &Path) -> (Option<u32>, String, String) {
 
 /// Wait until the service is up with a pid other than `old`, all three files
 /// agreeing; that pid.
-fn wait_up(dir: &Path, old: Option<u32>) -> u32 {
+fn wait_published(dir: &Path, old: Option<u32>) -> u32 {
     let mut pid = None;
     wait_for(LIMIT, "the service up, published alike in status, pid and stat", || {
         let (status_pid, pid_file, stat_file) = published(dir);
@@ -49,15 +53,13 @@ fn wait_up(dir: &Path, old: Option<u32>) -> u32 {
 fn status_pid_and_stat_agree_after_every_change() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("svc");
-    write_script(&dir.join("run"), "#!/bin/sh\nexec sleep 100\n");
-    let mut cmd = tool("supervise");
-    cmd.arg(&dir);
-    let _supervise = Spawned::start(cmd);
+    sleeper(&dir);
+    let _supervise = supervise(&dir);
 
-    let first = wait_up(&dir, None);
+    let first = wait_published(&dir, None);
 
     // Down: no pid anywhere.
-    assert!(run_tool("svc", ["-d".as_ref(), dir.as_os_str()]).status.success());
+    svc(&dir, "-d");
     wait_for(LIMIT, "the service down in all three files", || {
         let (pid, pid_file, stat_file) = published(&dir);
         pid.is_none() && pid_file.is_empty() && stat_file == "down\n"
@@ -66,42 +68,39 @@ fn status_pid_and_stat_agree_after_every_change() {
 
     // Up again, then a TERM: the restarted child is published, and no
     // `got TERM` is left behind once the old child is gone.
-    assert!(run_tool("svc", ["-u".as_ref(), dir.as_os_str()]).status.success());
-    let second = wait_up(&dir, Some(first));
+    svc(&dir, "-u");
+    let second = wait_published(&dir, Some(first));
     // Past the one-second rule, so that the restart is immediate.
     std::thread::sleep(Duration::from_millis(1100));
-    assert!(run_tool("svc", ["-t".as_ref(), dir.as_os_str()]).status.success());
-    let third = wait_up(&dir, Some(second));
+    svc(&dir, "-t");
+    let third = wait_published(&dir, Some(second));
 
     // A child killed outright is restarted and published the same way.
     std::thread::sleep(Duration::from_millis(1100));
     kill(Pid::from_raw(third as i32), Signal::SIGKILL).unwrap();
-    let fourth = wait_up(&dir, Some(third));
+    let fourth = wait_published(&dir, Some(third));
     assert!(alive(fourth));
 
-    assert!(run_tool("svc", ["-dx".as_ref(), dir.as_os_str()]).status.success());
+    svc(&dir, "-dx");
 }
 
 #[test]
 fn a_paused_service_is_published_in_status_and_stat() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("svc");
-    write_script(&dir.join("run"), "#!/bin/sh\nexec sleep 100\n");
-    let mut cmd = tool("supervise");
-    cmd.arg(&dir);
-    let _supervise = Spawned::start(cmd);
-    let pid = wait_up(&dir, None);
+    sleeper(&dir);
+    let _supervise = supervise(&dir);
+    let pid = wait_published(&dir, None);
 
-    assert!(run_tool("svc", ["-p".as_ref(), dir.as_os_str()]).status.success());
+    svc(&dir, "-p");
     wait_for(LIMIT, "paused in svstat and stat, pid unchanged", || {
-        let out = run_tool("svstat", [&dir]);
-        let line = String::from_utf8_lossy(&out.stdout).into_owned();
+        let line = svstat(&dir);
         let (_, pid_file, stat_file) = published(&dir);
         line.contains(", paused") && stat_file == "run, paused\n" && pid_file == format!("{pid}\n")
     });
-    assert!(run_tool("svc", ["-c".as_ref(), dir.as_os_str()]).status.success());
+    svc(&dir, "-c");
     wait_for(LIMIT, "continued in stat", || published(&dir).2 == "run\n");
-    assert!(run_tool("svc", ["-dx".as_ref(), dir.as_os_str()]).status.success());
+    svc(&dir, "-dx");
 }
 
 #[test]
@@ -109,18 +108,16 @@ fn a_child_that_ignores_term_is_published_as_got_term() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("svc");
     write_script(&dir.join("run"), "#!/bin/sh\ntrap '' TERM\nexec sleep 100\n");
-    let mut cmd = tool("supervise");
-    cmd.arg(&dir);
-    let _supervise = Spawned::start(cmd);
-    let pid = wait_up(&dir, None);
+    let _supervise = supervise(&dir);
+    let pid = wait_published(&dir, None);
 
     // Publishing waits briefly for a signalled child to die; this one does
     // not, and the TERM sent must still show.
-    assert!(run_tool("svc", ["-t".as_ref(), dir.as_os_str()]).status.success());
+    svc(&dir, "-t");
     wait_for(LIMIT, "`got TERM` in stat", || published(&dir).2 == "run, got TERM\n");
     assert!(alive(pid));
     assert_eq!(published(&dir).1, format!("{pid}\n"));
-    assert!(run_tool("svc", ["-k".as_ref(), dir.as_os_str()]).status.success());
-    wait_up(&dir, Some(pid));
-    assert!(run_tool("svc", ["-dx".as_ref(), dir.as_os_str()]).status.success());
+    svc(&dir, "-k");
+    wait_published(&dir, Some(pid));
+    svc(&dir, "-dx");
 }
