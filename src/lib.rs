@@ -13,8 +13,8 @@ pub(crate) mod fail;
 pub(crate) mod log;
 pub(crate) mod net;
 pub(crate) mod scan;
-pub(crate) mod status;
 pub(crate) mod supervise;
+pub(crate) mod svdir;
 #[allow(unsafe_code)]
 pub(crate) mod sys;
 pub(crate) mod tai64;

@@ -2,9 +2,14 @@
 //!
 //! Nothing here touches the system. The loop in `super` turns `poll`
 //! results, signals and control bytes into [`Event`]s, feeds them to
-//! [`Machine::handle`], and carries out the [`Action`]s it returns, feeding
+//! [`Machine::handle`], and carries out the [`Actions`] it returns, feeding
 //! the outcome of each start back as another event. Every transition is
 //! tested below without a process in sight.
+//!
+//! [`Machine::handle`] is one exhaustive `match` on the [`State`] and the
+//! event (s6-supervise's `actions[state][event]` table, checked by the
+//! compiler); the standing wish (up, down, once), a pending exit and the
+//! time of the last start are kept beside the state.
 //!
 //! The rules are daemontools' `supervise`, with runit's additions:
 //! - a start is never less than [`MIN_START_GAP`] after the previous one, so
@@ -18,7 +23,8 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use crate::status::{RunState, RunitExtra, Status, Want};
+use crate::svdir::Command;
+use crate::svdir::status::{RunState, RunitExtra, Status, Want};
 use crate::tai64::Tai64N;
 
 /// The least time between two starts of `run`.
@@ -58,8 +64,8 @@ impl Ending {
 pub enum Event {
     /// The supervisor started; `want_up` is false when `down` exists.
     Boot { want_up: bool },
-    /// A byte from `supervise/control`.
-    Command(u8),
+    /// A command from `supervise/control`.
+    Command(Command),
     /// `run` was started (after [`Action::StartRun`]).
     RunStarted { pid: u32 },
     /// `run` could not be started (after [`Action::StartRun`]); the loop has
@@ -93,32 +99,59 @@ pub enum Action {
     Exit,
 }
 
-/// The actions one event produced, in order. Fixed capacity: the loop
+/// The start one event asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Start {
+    Run,
+    Finish { code: i32, signal: i32 },
+}
+
+/// The actions one event produced. A slot for each kind, carried out in
+/// this order: the signal (then CONT, for `d`), the start, publishing,
+/// exit. So the list has a fixed size and cannot overflow, and the loop
 /// allocates nothing per event.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Actions {
-    items: [Option<Action>; 4],
-    len: usize,
+    signal: Option<(u32, Signal)>,
+    /// CONT after `signal`, so that a stopped child hears the TERM.
+    cont: bool,
+    start: Option<Start>,
+    publish: bool,
+    exit: bool,
 }
 
 impl Actions {
-    fn push(&mut self, action: Action) {
-        self.items[self.len] = Some(action);
-        self.len += 1;
+    pub fn iter(&self) -> impl Iterator<Item = Action> + '_ {
+        let signal = self.signal.map(|(pid, signal)| Action::Signal { pid, signal });
+        let cont = self
+            .signal
+            .filter(|_| self.cont)
+            .map(|(pid, _)| Action::Signal { pid, signal: Signal::SIGCONT });
+        let start = self.start.map(|start| match start {
+            Start::Run => Action::StartRun,
+            Start::Finish { code, signal } => Action::StartFinish { code, signal },
+        });
+        let publish = self.publish.then_some(Action::Publish);
+        let exit = self.exit.then_some(Action::Exit);
+        [signal, cont, start, publish, exit].into_iter().flatten()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = Action> + '_ {
-        self.items[..self.len].iter().map(|a| a.expect("filled"))
+    /// Publish, unless a start was asked for: the start's outcome
+    /// publishes.
+    fn publish_unless_starting(&mut self) {
+        if self.start.is_none() {
+            self.publish = true;
+        }
     }
 
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.len
+        self.iter().count()
     }
 
     #[cfg(test)]
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     #[cfg(test)]
@@ -127,25 +160,35 @@ impl Actions {
     }
 }
 
-/// Which child, if any, the supervisor has.
+/// Where the service is. The loop answers every start at once, so
+/// `Starting` and `FinishStarting` last only from an action to its answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Child {
-    None,
-    Run { pid: u32 },
-    Finish { pid: u32 },
+pub enum State {
+    /// No child, and none owed.
+    Down,
+    /// No child; a start is owed at `at` (the gap since the last start).
+    Waiting { at: Duration },
+    /// `run` is being started.
+    Starting,
+    /// `run` runs.
+    Up { pid: u32, paused: bool },
+    /// `run` runs and was sent TERM (runit's `got TERM`).
+    Stopping { pid: u32, paused: bool },
+    /// `run` is done (or could not start); `finish` is being started.
+    FinishStarting,
+    /// `finish` runs (commands other than `p`/`c` wait for it to end).
+    Finishing { pid: u32, paused: bool },
 }
 
-/// The supervisor's state.
+/// The supervisor's state and what it keeps beside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Machine {
-    child: Child,
+    state: State,
     want: Want,
-    paused: bool,
-    term_sent: bool,
-    exit_requested: bool,
-    /// A start is owed as soon as the gap since the last one allows.
-    start_pending: bool,
+    /// `x` was received: exit once the service is down.
+    exit_wanted: bool,
     last_start: Option<Duration>,
+    /// The time of the last start or stop, for the record.
     changed: Tai64N,
 }
 
@@ -158,129 +201,153 @@ impl Default for Machine {
 impl Machine {
     pub fn new() -> Machine {
         Machine {
-            child: Child::None,
+            state: State::Down,
             want: Want::Up,
-            paused: false,
-            term_sent: false,
-            exit_requested: false,
-            start_pending: false,
+            exit_wanted: false,
             last_start: None,
             changed: Tai64N::default(),
         }
     }
 
     #[cfg(test)]
-    pub fn child(&self) -> Child {
-        self.child
+    pub fn state(&self) -> State {
+        self.state
     }
 
     /// The pid of `run` while it runs.
     #[cfg(test)]
     pub fn run_pid(&self) -> Option<u32> {
-        match self.child {
-            Child::Run { pid } => Some(pid),
+        match self.state {
+            State::Up { pid, .. } | State::Stopping { pid, .. } => Some(pid),
             _ => None,
         }
     }
 
     /// When the loop must wake up with [`Event::Timeout`], if ever.
     pub fn deadline(&self) -> Option<Duration> {
-        if self.start_pending && self.child == Child::None {
-            Some(self.earliest_start())
-        } else {
-            None
+        match self.state {
+            State::Waiting { at } => Some(at),
+            _ => None,
         }
+    }
+
+    /// Whether the supervisor was told to exit (runit's `want exit`).
+    pub fn exit_wanted(&self) -> bool {
+        self.exit_wanted
     }
 
     /// The record the loop writes to `supervise/status`.
     pub fn status(&self) -> Status {
-        let (pid, state) = match self.child {
-            Child::None => (0, RunState::Down),
-            Child::Run { pid } => (pid, RunState::Run),
-            Child::Finish { pid } => (pid, RunState::Finish),
+        let (pid, state, paused, term_sent) = match self.state {
+            State::Down | State::Waiting { .. } | State::Starting | State::FinishStarting => {
+                (0, RunState::Down, false, false)
+            }
+            State::Up { pid, paused } => (pid, RunState::Run, paused, false),
+            State::Stopping { pid, paused } => (pid, RunState::Run, paused, true),
+            State::Finishing { pid, paused } => (pid, RunState::Finish, paused, false),
         };
         Status {
             changed: self.changed,
             pid,
-            paused: self.paused && pid != 0,
+            paused,
             want: self.want,
-            runit: Some(RunitExtra { term_sent: self.term_sent, state }),
+            runit: Some(RunitExtra { term_sent, state }),
         }
-    }
-
-    /// runit's `supervise/stat` text. As runsv, an exit asked for while a
-    /// child runs shows as `want exit` (in place of `want down`).
-    pub fn stat_text(&self) -> String {
-        let text = self.status().stat_text();
-        if !self.exit_requested || self.child == Child::None {
-            return text;
-        }
-        let base = text.trim_end_matches('\n').trim_end_matches(", want down");
-        format!("{base}, want exit\n")
     }
 
     /// Feed one event; get the actions to carry out, in order.
     pub fn handle(&mut self, event: Event, now: Now) -> Actions {
+        use State::*;
         let mut out = Actions::default();
-        match event {
-            Event::Boot { want_up } => {
+        match (self.state, event) {
+            (Down, Event::Boot { want_up }) => {
                 self.changed = now.wall;
                 self.want = if want_up { Want::Up } else { Want::Down };
                 if want_up {
                     self.request_start(now, &mut out);
                 }
-                if !out.iter().any(|a| a == Action::StartRun) {
-                    out.push(Action::Publish);
-                }
+                out.publish_unless_starting();
             }
-            Event::Command(byte) => self.command(byte, now, &mut out),
-            Event::Terminate => {
-                self.command(b'd', now, &mut out);
-                let mut more = Actions::default();
-                self.command(b'x', now, &mut more);
-                for action in more.iter() {
-                    if !out.iter().any(|a| a == action) {
-                        out.push(action);
-                    }
-                }
+            // Boot is the first event, in `Down`, and only ever once.
+            (
+                Waiting { .. }
+                | Starting
+                | Up { .. }
+                | Stopping { .. }
+                | FinishStarting
+                | Finishing { .. },
+                Event::Boot { .. },
+            ) => {}
+
+            (_, Event::Command(command)) => self.command(command, now, &mut out),
+            (_, Event::Terminate) => {
+                self.command(Command::Down, now, &mut out);
+                self.command(Command::Exit, now, &mut out);
             }
-            Event::RunStarted { pid } => {
-                self.child = Child::Run { pid };
+
+            (Starting, Event::RunStarted { pid }) => {
+                self.state = Up { pid, paused: false };
                 self.changed = now.wall;
-                self.paused = false;
-                self.term_sent = false;
-                out.push(Action::Publish);
+                out.publish = true;
             }
-            Event::RunFailed => {
-                out.push(Action::StartFinish { code: 111, signal: 0 });
+            (Starting, Event::RunFailed) => {
+                self.state = FinishStarting;
+                out.start = Some(Start::Finish { code: 111, signal: 0 });
             }
-            Event::FinishStarted { pid } => {
-                self.child = Child::Finish { pid };
-                out.push(Action::Publish);
+            (FinishStarting, Event::FinishStarted { pid }) => {
+                self.state = Finishing { pid, paused: false };
+                out.publish = true;
             }
-            Event::NoFinish => self.after_stop(now, &mut out),
-            Event::Reaped { pid, ending } => match self.child {
-                Child::Run { pid: run } if run == pid => {
-                    // As runsv: the time of the stop is taken once
-                    // `finish` is done too; while it runs, the record
-                    // still shows when `run` started.
-                    self.child = Child::None;
-                    self.paused = false;
-                    self.term_sent = false;
-                    let (code, signal) = ending.finish_args();
-                    out.push(Action::StartFinish { code, signal });
-                }
-                Child::Finish { pid: finish } if finish == pid => {
-                    self.child = Child::None;
-                    self.after_stop(now, &mut out);
-                }
-                _ => {}
-            },
-            Event::Timeout => {
-                if self.start_pending && self.child == Child::None {
+            (FinishStarting, Event::NoFinish) => self.after_stop(now, &mut out),
+            // Answers to a start come only while it is being made.
+            (
+                Down
+                | Waiting { .. }
+                | Up { .. }
+                | Stopping { .. }
+                | FinishStarting
+                | Finishing { .. },
+                Event::RunStarted { .. } | Event::RunFailed,
+            )
+            | (
+                Down | Waiting { .. } | Starting | Up { .. } | Stopping { .. } | Finishing { .. },
+                Event::FinishStarted { .. } | Event::NoFinish,
+            ) => {}
+
+            (Up { pid: run, .. } | Stopping { pid: run, .. }, Event::Reaped { pid, ending })
+                if run == pid =>
+            {
+                // As runsv: the time of the stop is taken once `finish` is
+                // done too; while it runs, the record still shows when
+                // `run` started.
+                self.state = FinishStarting;
+                let (code, signal) = ending.finish_args();
+                out.start = Some(Start::Finish { code, signal });
+            }
+            (Finishing { pid: finish, .. }, Event::Reaped { pid, .. }) if finish == pid => {
+                self.after_stop(now, &mut out)
+            }
+            // Not our child, or not the one that runs.
+            (
+                Down
+                | Waiting { .. }
+                | Starting
+                | Up { .. }
+                | Stopping { .. }
+                | FinishStarting
+                | Finishing { .. },
+                Event::Reaped { .. },
+            ) => {}
+
+            (Waiting { at }, Event::Timeout) => {
+                if now.mono >= at {
                     self.request_start(now, &mut out);
                 }
             }
+            (
+                Down | Starting | Up { .. } | Stopping { .. } | FinishStarting | Finishing { .. },
+                Event::Timeout,
+            ) => {}
         }
         out
     }
@@ -292,108 +359,117 @@ impl Machine {
         }
     }
 
-    /// Start now if the gap allows, else owe a start.
+    /// With no child: start now if the gap allows, else owe a start.
     fn request_start(&mut self, now: Now, out: &mut Actions) {
-        if self.child != Child::None {
-            return;
-        }
-        if now.mono >= self.earliest_start() {
-            self.start_pending = false;
+        let at = self.earliest_start();
+        if now.mono >= at {
             self.last_start = Some(now.mono);
-            out.push(Action::StartRun);
+            self.state = State::Starting;
+            out.start = Some(Start::Run);
         } else {
-            self.start_pending = true;
+            self.state = State::Waiting { at };
         }
     }
 
     /// `run` and `finish` are both done: exit, restart, or rest.
     fn after_stop(&mut self, now: Now, out: &mut Actions) {
-        self.child = Child::None;
+        self.state = State::Down;
         self.changed = now.wall;
-        if self.exit_requested {
-            out.push(Action::Publish);
-            out.push(Action::Exit);
+        if self.exit_wanted {
+            out.publish = true;
+            out.exit = true;
             return;
         }
-        if self.want == Want::Up || self.start_pending {
+        if self.want == Want::Up {
             self.request_start(now, out);
         }
-        if !out.iter().any(|a| a == Action::StartRun) {
-            out.push(Action::Publish);
-        }
+        out.publish_unless_starting();
     }
 
-    fn stop_run(&mut self, pid: u32, out: &mut Actions) {
-        out.push(Action::Signal { pid, signal: Signal::SIGTERM });
-        out.push(Action::Signal { pid, signal: Signal::SIGCONT });
-        self.paused = false;
-        self.term_sent = true;
-    }
-
-    fn signal_run(&mut self, signal: Signal, out: &mut Actions) {
-        if let Child::Run { pid } = self.child {
-            out.push(Action::Signal { pid, signal });
-            if signal == Signal::SIGTERM {
-                self.term_sent = true;
-                out.push(Action::Publish);
-            }
-        }
-    }
-
-    fn command(&mut self, byte: u8, now: Now, out: &mut Actions) {
-        match byte {
-            b'u' => {
-                self.want = Want::Up;
+    fn command(&mut self, command: Command, now: Now, out: &mut Actions) {
+        use State::*;
+        match (self.state, command) {
+            (Down | Waiting { .. }, Command::Up | Command::Once) => {
+                self.want = if command == Command::Up { Want::Up } else { Want::Nothing };
                 self.request_start(now, out);
-                if !out.iter().any(|a| a == Action::StartRun) {
-                    out.push(Action::Publish);
-                }
+                out.publish_unless_starting();
             }
-            b'd' => {
+            (
+                Starting | Up { .. } | Stopping { .. } | FinishStarting | Finishing { .. },
+                Command::Up | Command::Once,
+            ) => {
+                self.want = if command == Command::Up { Want::Up } else { Want::Nothing };
+                out.publish = true;
+            }
+
+            (Up { pid, .. } | Stopping { pid, .. }, Command::Down) => {
                 self.want = Want::Down;
-                self.start_pending = false;
-                if let Child::Run { pid } = self.child {
-                    self.stop_run(pid, out);
-                }
-                out.push(Action::Publish);
+                out.signal = Some((pid, Signal::SIGTERM));
+                out.cont = true;
+                self.state = Stopping { pid, paused: false };
+                out.publish = true;
             }
-            b'o' => {
-                self.want = Want::Nothing;
-                self.request_start(now, out);
-                if !out.iter().any(|a| a == Action::StartRun) {
-                    out.push(Action::Publish);
+            (Waiting { .. }, Command::Down) => {
+                self.want = Want::Down;
+                self.state = Down;
+                out.publish = true;
+            }
+            (Down | Starting | FinishStarting | Finishing { .. }, Command::Down) => {
+                self.want = Want::Down;
+                out.publish = true;
+            }
+
+            (Down | Waiting { .. }, Command::Exit) => {
+                self.state = Down;
+                self.exit_wanted = true;
+                out.publish = true;
+                out.exit = true;
+            }
+            (
+                Starting | Up { .. } | Stopping { .. } | FinishStarting | Finishing { .. },
+                Command::Exit,
+            ) => {
+                self.exit_wanted = true;
+                out.publish = true;
+            }
+
+            (Up { pid, .. }, Command::Pause | Command::Continue) => {
+                let paused = command == Command::Pause;
+                out.signal = Some((pid, if paused { Signal::SIGSTOP } else { Signal::SIGCONT }));
+                self.state = Up { pid, paused };
+                out.publish = true;
+            }
+            (Stopping { pid, .. }, Command::Pause | Command::Continue) => {
+                let paused = command == Command::Pause;
+                out.signal = Some((pid, if paused { Signal::SIGSTOP } else { Signal::SIGCONT }));
+                self.state = Stopping { pid, paused };
+                out.publish = true;
+            }
+            // `finish` is not signalled, but the record shows the wish.
+            (Finishing { pid, .. }, Command::Pause | Command::Continue) => {
+                self.state = Finishing { pid, paused: command == Command::Pause };
+                out.publish = true;
+            }
+            // A pause ends with the process: without one there is nothing
+            // to pause.
+            (
+                Down | Waiting { .. } | Starting | FinishStarting,
+                Command::Pause | Command::Continue,
+            ) => {
+                out.publish = true;
+            }
+
+            (Up { pid, paused } | Stopping { pid, paused }, Command::Send(signal)) => {
+                out.signal = Some((pid, signal));
+                if signal == Signal::SIGTERM {
+                    self.state = Stopping { pid, paused };
+                    out.publish = true;
                 }
             }
-            b'x' => {
-                self.exit_requested = true;
-                out.push(Action::Publish);
-                if self.child == Child::None {
-                    out.push(Action::Exit);
-                }
-            }
-            b'p' => {
-                self.paused = true;
-                if let Child::Run { pid } = self.child {
-                    out.push(Action::Signal { pid, signal: Signal::SIGSTOP });
-                }
-                out.push(Action::Publish);
-            }
-            b'c' => {
-                self.paused = false;
-                if let Child::Run { pid } = self.child {
-                    out.push(Action::Signal { pid, signal: Signal::SIGCONT });
-                }
-                out.push(Action::Publish);
-            }
-            b'h' => self.signal_run(Signal::SIGHUP, out),
-            b'a' => self.signal_run(Signal::SIGALRM, out),
-            b'i' => self.signal_run(Signal::SIGINT, out),
-            b't' => self.signal_run(Signal::SIGTERM, out),
-            b'k' => self.signal_run(Signal::SIGKILL, out),
-            b'q' => self.signal_run(Signal::SIGQUIT, out),
-            b'1' => self.signal_run(Signal::SIGUSR1, out),
-            b'2' => self.signal_run(Signal::SIGUSR2, out),
-            _ => {}
+            (
+                Down | Waiting { .. } | Starting | FinishStarting | Finishing { .. },
+                Command::Send(_),
+            ) => {}
         }
     }
 }

@@ -18,44 +18,29 @@
 
 pub mod machine;
 
-use std::fs::{self, File, OpenOptions};
+use std::fs;
 use std::io::{self, Read};
 use std::os::fd::AsFd;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::fcntl::{Flock, FlockArg};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{Signal, kill};
-use nix::sys::stat::Mode;
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{Pid, mkfifo};
+use nix::unistd::Pid;
 
 use crate::errstr;
 use crate::fail::{Context, Failure, warn};
-use crate::status;
+use crate::svdir::ServiceDir;
+use crate::svdir::publish::{Published, Publisher};
+use crate::svdir::supervisor::{Protocol, open_protocol};
 use crate::sys::signal::SelfPipe;
 use crate::tai64::Tai64N;
 use machine::{Action, Ending, Event, Machine, Now};
 
 const TOOL: &str = "supervise";
-
-/// The open files that make up a running supervisor's side of the
-/// protocol. They stay open for the supervisor's whole life.
-struct Protocol {
-    /// Held with an exclusive `flock`: a second supervisor fails on it.
-    _lock: Flock<File>,
-    control: File,
-    /// The control FIFO's write end, held so that `control` never sees end
-    /// of file when a writer closes.
-    _control_writer: File,
-    /// Held open for reading: writers succeed in opening `ok` only while a
-    /// supervisor is alive.
-    _ok: File,
-}
 
 /// Supervise the service in `dir` until told to exit. `dir` is used as
 /// given in messages.
@@ -65,65 +50,23 @@ pub fn supervise(dir: &Path) -> Result<i32, Failure> {
     std::env::set_current_dir(dir).or_fail(format!("chdir to {name}"))?;
     let protocol = open_protocol(&name)?;
     let signals = catch_signals()?;
-    let want_up = match fs::metadata("down") {
-        Ok(_) => false,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => true,
-        Err(err) => return Err(Failure::sys(format!("stat {name}/down"), &err)),
-    };
+    let dir = ServiceDir::open(Path::new("."))
+        .map_err(|errno| Failure::sys(format!("open {name}"), &io::Error::from(errno)))?;
+    let want_up = dir
+        .normally_up()
+        .map_err(|errno| Failure::sys(format!("stat {name}/down"), &io::Error::from(errno)))?;
     let mut sup = Supervisor {
         name,
         machine: Machine::new(),
         epoch: Instant::now(),
         dirty: false,
-        written: Written::default(),
+        publisher: Publisher::new(dir),
         hold_until: None,
     };
     if sup.feed(Event::Boot { want_up }) {
         return Ok(0);
     }
     sup.run(&protocol, &signals)
-}
-
-fn open_protocol(name: &str) -> Result<Protocol, Failure> {
-    match fs::DirBuilder::new().mode(0o700).create("supervise") {
-        Ok(()) => {}
-        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
-        Err(err) => return Err(Failure::sys(format!("mkdir {name}/supervise"), &err)),
-    }
-    let lock_file = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .open("supervise/lock")
-        .or_fail(format!("acquire {name}/supervise/lock"))?;
-    let lock = Flock::lock(lock_file, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| {
-        Failure::temporary(format!(
-            "unable to acquire {name}/supervise/lock: {}",
-            errstr::nix_str(errno)
-        ))
-    })?;
-    make_fifo("supervise/control", name)?;
-    let control =
-        open_fifo_read("supervise/control").or_fail(format!("read {name}/supervise/control"))?;
-    let control_writer = OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open("supervise/control")
-        .or_fail(format!("write {name}/supervise/control"))?;
-    make_fifo("supervise/ok", name)?;
-    let ok = open_fifo_read("supervise/ok").or_fail(format!("read {name}/supervise/ok"))?;
-    Ok(Protocol { _lock: lock, control, _control_writer: control_writer, _ok: ok })
-}
-
-fn make_fifo(path: &str, name: &str) -> Result<(), Failure> {
-    match mkfifo(path, Mode::from_bits_truncate(0o600)) {
-        Ok(()) | Err(Errno::EEXIST) => Ok(()),
-        Err(errno) => Err(Failure::sys(format!("mkfifo {name}/{path}"), &io::Error::from(errno))),
-    }
-}
-
-fn open_fifo_read(path: &str) -> io::Result<File> {
-    OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)
 }
 
 fn catch_signals() -> Result<SelfPipe, Failure> {
@@ -136,8 +79,8 @@ struct Supervisor {
     epoch: Instant,
     /// The machine asked to publish and the files are not written yet.
     dirty: bool,
-    /// What the status files hold now, as far as this supervisor wrote them.
-    written: Written,
+    /// Writes the status files, and knows what they hold.
+    publisher: Publisher,
     /// After signalling the child, publishing waits until then (or until
     /// the child is reaped, whichever comes first): a child that dies of
     /// the signal is restarted before anything is written, and its
@@ -147,14 +90,6 @@ struct Supervisor {
 
 /// How long publishing waits for a signalled child to die.
 const SIGNAL_GRACE: Duration = Duration::from_millis(10);
-
-/// The contents last written to `supervise/status`, `pid` and `stat`.
-#[derive(Default)]
-struct Written {
-    status: Option<[u8; status::LEN]>,
-    pid: Option<String>,
-    stat: Option<String>,
-}
 
 impl Supervisor {
     fn now(&self) -> Now {
@@ -206,8 +141,8 @@ impl Supervisor {
                     match (&protocol.control).read(&mut control_buf) {
                         Ok(0) => break,
                         Ok(n) => {
-                            for &byte in &control_buf[..n] {
-                                if self.feed(Event::Command(byte)) {
+                            for event in control_events(&control_buf[..n]) {
+                                if self.feed(event) {
                                     return Ok(0);
                                 }
                             }
@@ -311,98 +246,46 @@ impl Supervisor {
         }
     }
 
-    /// Write runit's `pid` and `stat` text files, then `status` (20
-    /// bytes), each only if its contents changed: as runsv, `status` last,
-    /// so a reader who sees a new `status` finds `pid` and `stat` already
-    /// matching it. With `signals`, stop before a file when a signal is
-    /// waiting (and stay dirty): the caller handles it and publishes
-    /// afterwards.
+    /// Bring the status files up to the machine's state. With `signals`,
+    /// stop before a file when a signal is waiting (and stay dirty): the
+    /// caller handles it and publishes afterwards.
     fn publish(&mut self, signals: Option<&SelfPipe>) {
-        let status = self.machine.status();
-        // As runsv: the pid of the child, `run` or `finish`; empty when
-        // there is none.
-        let pid_text = match status.pid {
-            0 => String::new(),
-            pid => format!("{pid}\n"),
-        };
-        let encoded = status.encode();
-        let interrupted = || signals.is_some_and(SelfPipe::pending);
-        if self.written.pid.as_deref() != Some(pid_text.as_str()) {
-            if interrupted() {
-                return;
-            }
-            match self.write_file("pid", "supervise/pid.new", "supervise/pid", pid_text.as_bytes())
-            {
-                Outcome::Written => self.written.pid = Some(pid_text),
-                Outcome::Failed => {}
-                Outcome::Stop => return,
-            }
-        }
-        let stat_text = self.machine.stat_text();
-        if self.written.stat.as_deref() != Some(stat_text.as_str()) {
-            if interrupted() {
-                return;
-            }
-            match self.write_file(
-                "stat",
-                "supervise/stat.new",
-                "supervise/stat",
-                stat_text.as_bytes(),
-            ) {
-                Outcome::Written => self.written.stat = Some(stat_text),
-                Outcome::Failed => {}
-                Outcome::Stop => return,
-            }
-        }
-        if self.written.status != Some(encoded) {
-            if interrupted() {
-                return;
-            }
-            match self.write_file("status", "supervise/status.new", "supervise/status", &encoded) {
-                Outcome::Written => self.written.status = Some(encoded),
-                Outcome::Failed => {}
-                Outcome::Stop => return,
-            }
-        }
-        self.dirty = false;
-    }
-
-    /// Replace `supervise/FILE`. A failure is warned about and the file is
-    /// written again at the next publish.
-    fn write_file(&mut self, file: &str, temp: &str, target: &str, contents: &[u8]) -> Outcome {
-        match status::replace_via(Path::new(temp), Path::new(target), contents) {
-            Ok(()) => Outcome::Written,
-            Err(_) if service_dir_removed() => {
-                // svscan is winding down a service whose directory was
-                // deleted: there is nowhere to write, and nobody to read.
-                self.dirty = false;
-                Outcome::Stop
-            }
-            Err(err) => {
+        let name = &self.name;
+        let published = self.publisher.publish(
+            &self.machine.status(),
+            self.machine.exit_wanted(),
+            || signals.is_some_and(SelfPipe::pending),
+            |file, err| {
                 warn(
                     TOOL,
-                    format!(
-                        "unable to write {}/supervise/{file}: {}",
-                        self.name,
-                        errstr::io_str(&err)
-                    ),
-                );
-                Outcome::Failed
-            }
+                    format!("unable to write {name}/supervise/{file}: {}", errstr::io_str(err)),
+                )
+            },
+        );
+        match published {
+            Published::Done | Published::Gone => self.dirty = false,
+            Published::Interrupted => {}
         }
     }
 }
 
-/// What became of writing one status file.
-enum Outcome {
-    Written,
-    Failed,
-    /// The service directory is gone: publish nothing more.
-    Stop,
+/// The events for the control bytes read: a byte that stands for no
+/// command is ignored, as by daemontools' supervise and runsv.
+fn control_events(bytes: &[u8]) -> impl Iterator<Item = Event> + '_ {
+    bytes.iter().filter_map(|&byte| crate::svdir::Command::from_byte(byte)).map(Event::Command)
 }
 
-/// Whether the service directory (our working directory) was deleted.
-fn service_dir_removed() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    fs::metadata(".").is_ok_and(|meta| meta.nlink() == 0)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::svdir::Command;
+
+    #[test]
+    fn control_bytes_become_commands_and_the_rest_is_ignored() {
+        let events: Vec<Event> = control_events(b"dZ\nx\0t").collect();
+        assert_eq!(
+            events,
+            [Command::Down, Command::Exit, Command::Send(Signal::SIGTERM)].map(Event::Command)
+        );
+    }
 }

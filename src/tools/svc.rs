@@ -1,21 +1,17 @@
 //! `svc opts services...`: control supervised services.
 //!
-//! Each option letter is a command byte written, in order and once each, to
-//! `SERVICE/supervise/control`. See `docs/svc.md`.
+//! Each option letter is a command (`crate::svdir::command`'s table)
+//! written, in order and once each, to `SERVICE/supervise/control`. See
+//! `docs/svc.md`.
 
 use std::ffi::OsString;
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use crate::errstr;
 use crate::fail::{Failure, warn};
+use crate::svdir::{Command, SendError, ServiceDir, command};
 
 const TOOL: &str = "svc";
-/// daemontools' letters, then runit's `q`, `1`, `2`.
-pub const LETTERS: &str = "udopchaitkxq12";
-const USAGE: &str = "svc options: u up, d down, o once, x exit, p pause, c continue, h hup, a alarm, i interrupt, t term, k kill, q quit, 1 usr1, 2 usr2";
 
 pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
     let (commands, services) = parse(&args)?;
@@ -29,7 +25,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
 
 /// Split getopt-style options from service names. Each letter is kept
 /// once, in the order first given, as daemontools does.
-fn parse(args: &[OsString]) -> Result<(Vec<u8>, &[OsString]), Failure> {
+fn parse(args: &[OsString]) -> Result<(Vec<Command>, &[OsString]), Failure> {
     let mut commands = Vec::new();
     let mut index = 0;
     while index < args.len() {
@@ -42,15 +38,18 @@ fn parse(args: &[OsString]) -> Result<(Vec<u8>, &[OsString]), Failure> {
             break;
         }
         for &letter in &arg[1..] {
-            if !LETTERS.as_bytes().contains(&letter) {
+            let Some(command) = Command::from_byte(letter) else {
                 let shown = String::from_utf8_lossy(&[letter]).into_owned();
                 return Err(Failure::bare(
                     100,
-                    format!("{TOOL}: illegal option -- {shown}\n{USAGE}"),
+                    format!(
+                        "{TOOL}: illegal option -- {shown}\n{TOOL} options: {}",
+                        command::usage_list()
+                    ),
                 ));
-            }
-            if !commands.contains(&letter) {
-                commands.push(letter);
+            };
+            if !commands.contains(&command) {
+                commands.push(command);
             }
         }
         index += 1;
@@ -58,34 +57,24 @@ fn parse(args: &[OsString]) -> Result<(Vec<u8>, &[OsString]), Failure> {
     Ok((commands, &args[index..]))
 }
 
-/// Write the commands to one service's control FIFO.
-pub fn send(service: &Path, commands: &[u8]) -> Result<(), String> {
+/// Send the commands to one service, or say why not in svc's words.
+fn send(service: &Path, commands: &[Command]) -> Result<(), String> {
     let name = service.display();
-    match std::fs::metadata(service) {
-        Ok(meta) if meta.is_dir() => {}
-        Ok(_) => return Err(format!("unable to chdir to {name}: not a directory")),
-        Err(err) => return Err(format!("unable to chdir to {name}: {}", errstr::io_str(&err))),
-    }
-    let control = service.join("supervise/control");
-    let mut fifo =
-        OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(&control).map_err(
-            |err| {
-                if err.raw_os_error() == Some(libc::ENXIO) {
-                    format!("unable to control {name}: supervise not running")
-                } else {
-                    format!("unable to control {name}: {}", errstr::io_str(&err))
-                }
-            },
-        )?;
-    // A few bytes, far below PIPE_BUF: the write is atomic. A full FIFO
-    // means the supervisor is not reading; say so rather than block.
-    fifo.write_all(commands)
-        .map_err(|err| format!("error writing commands to {name}: {}", errstr::io_str(&err)))
+    let dir = ServiceDir::open(service)
+        .map_err(|e| format!("unable to chdir to {name}: {}", errstr::nix_str(e)))?;
+    dir.send(commands).map_err(|err| match err {
+        SendError::NotRunning => format!("unable to control {name}: supervise not running"),
+        SendError::Open(e) => format!("unable to control {name}: {}", errstr::nix_str(e)),
+        SendError::Write(e) => {
+            format!("error writing commands to {name}: {}", errstr::nix_str(e))
+        }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nix::sys::signal::Signal;
 
     fn args(list: &[&str]) -> Vec<OsString> {
         list.iter().map(OsString::from).collect()
@@ -95,7 +84,7 @@ mod tests {
     fn letters_in_order_once_each() {
         let a = args(&["-dx", "-d", "-k", "/service/a", "/service/b"]);
         let (commands, services) = parse(&a).unwrap();
-        assert_eq!(commands, b"dxk");
+        assert_eq!(commands, [Command::Down, Command::Exit, Command::Send(Signal::SIGKILL)]);
         assert_eq!(services.len(), 2);
     }
 
@@ -103,20 +92,37 @@ mod tests {
     fn options_stop_at_first_service_or_double_dash() {
         let a = args(&["-u", "--", "-weird"]);
         let (commands, services) = parse(&a).unwrap();
-        assert_eq!(commands, b"u");
+        assert_eq!(commands, [Command::Up]);
         assert_eq!(services, &args(&["-weird"])[..]);
     }
 
     #[test]
     fn runit_letters_are_accepted() {
         let a = args(&["-q12", "s"]);
-        assert_eq!(parse(&a).unwrap().0, b"q12");
+        assert_eq!(
+            parse(&a).unwrap().0,
+            [Signal::SIGQUIT, Signal::SIGUSR1, Signal::SIGUSR2].map(Command::Send)
+        );
     }
 
     #[test]
     fn unknown_letter_is_a_usage_error() {
         let err = parse(&args(&["-z", "s"])).unwrap_err();
         assert_eq!(err.code, 100);
-        assert!(err.message.starts_with("svc: illegal option -- z\nsvc options:"));
+        assert!(err.message.starts_with("svc: illegal option -- z\nsvc options: u up, d down,"));
+    }
+
+    #[test]
+    fn unreachable_services_are_named_in_svcs_words() {
+        let tmp = tempfile::tempdir().unwrap();
+        let missing = tmp.path().join("missing");
+        assert_eq!(
+            send(&missing, &[Command::Up]),
+            Err(format!("unable to chdir to {}: file does not exist", missing.display()))
+        );
+        assert_eq!(
+            send(tmp.path(), &[Command::Up]),
+            Err(format!("unable to control {}: file does not exist", tmp.path().display()))
+        );
     }
 }

@@ -4,12 +4,14 @@
 //! See `docs/svok.md`.
 
 use std::ffi::OsString;
-use std::fs::OpenOptions;
-use std::os::unix::fs::OpenOptionsExt;
+use std::io;
 use std::path::Path;
+
+use nix::errno::Errno;
 
 use crate::errstr;
 use crate::fail::Failure;
+use crate::svdir::ServiceDir;
 
 pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
     let Some(dir) = args.first() else {
@@ -17,23 +19,14 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
     };
     let dir = Path::new(dir);
     let name = dir.display();
-    match std::fs::metadata(dir) {
-        Ok(meta) if meta.is_dir() => {}
-        Ok(_) => {
-            return Err(Failure::temporary(format!("unable to chdir to {name}: not a directory")));
-        }
-        Err(err) => return Err(Failure::sys(format!("chdir to {name}"), &err)),
-    }
-    match OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(dir.join("supervise/ok"))
-    {
-        Ok(_) => Ok(0),
-        Err(err) if matches!(err.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENXIO)) => Ok(100),
-        Err(err) => Err(Failure::temporary(format!(
+    let service = ServiceDir::open(dir)
+        .map_err(|e| Failure::sys(format!("chdir to {name}"), &io::Error::from(e)))?;
+    match service.supervisor_alive() {
+        Ok(true) => Ok(0),
+        Ok(false) | Err(Errno::ENOENT) => Ok(100),
+        Err(errno) => Err(Failure::temporary(format!(
             "unable to open {name}/supervise/ok: {}",
-            errstr::io_str(&err)
+            errstr::nix_str(errno)
         ))),
     }
 }

@@ -14,6 +14,7 @@ use std::process::{Command, Stdio};
 use nix::fcntl::OFlag;
 
 use crate::fail::{Context, Failure};
+use crate::svdir::{self, ServiceDir};
 
 const PATH: &str =
     "/command:/usr/local/bin:/usr/local/sbin:/bin:/sbin:/usr/bin:/usr/sbin:/usr/X11R6/bin";
@@ -78,7 +79,9 @@ fn stop_stale_supervisors(dir: &Path) {
         }
         let service = entry.path();
         for target in [service.clone(), service.join("log")] {
-            let _ = crate::tools::svc::send(&target, b"dx");
+            if let Ok(target) = ServiceDir::open(&target) {
+                let _ = target.send(&[svdir::Command::Down, svdir::Command::Exit]);
+            }
         }
     }
 }

@@ -516,3 +516,25 @@ fn odd_status_records_read_the_same() {
         assert_eq!(ours, theirs, "{what}");
     }
 }
+
+/// A `down` that is a symbolic link to nothing is no `down` file: Debian's
+/// supervise and svstat `stat` it, and so do ours.
+#[test]
+fn a_dangling_down_link_is_no_down_file() {
+    require_debian!("supervise");
+    require_debian!("svstat");
+    let mut lines = Vec::new();
+    for sup in [Sup::Ours, Sup::Daemontools] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("svc");
+        write_script(&dir.join("run"), "#!/bin/sh\nexec sleep 1000\n");
+        std::os::unix::fs::symlink(tmp.path().join("nothing"), dir.join("down")).unwrap();
+        let _proc = start(sup, &dir);
+        wait_for(LIMIT, "up", || pid_of(&status(&dir)) != 0);
+        let theirs = debian_svstat(&dir);
+        assert_eq!(our_svstat(&dir), theirs, "under {sup:?}");
+        lines.push(theirs);
+    }
+    assert_eq!(lines[0], lines[1]);
+    assert!(!lines[0].contains("normally down"), "{}", lines[0]);
+}

@@ -14,10 +14,6 @@
 //! all 20. The record is replaced atomically (`status.new`, then rename),
 //! so a reader never sees half of it.
 
-use std::fs;
-use std::io::{self, Write};
-use std::path::Path;
-
 use crate::tai64::Tai64N;
 
 /// Length of the record tend writes (runit's layout).
@@ -121,41 +117,93 @@ impl Status {
         Ok(Status { changed, pid, paused: bytes[16] != 0, want: Want::from_byte(bytes[17]), runit })
     }
 
-    /// runit's `supervise/stat` text: `run`, `down` or `finish`, then
-    /// `, paused`, `, got TERM`, and `, want down` while not down (runit
-    /// never prints a wish to be up).
-    pub fn stat_text(&self) -> String {
+    /// What runit's `supervise/stat` says of this record: `run`, `down` or
+    /// `finish`, then `, paused`, `, got TERM`, and while not down `, want
+    /// down`, or `, want exit` once the supervisor was told to exit (runit
+    /// never shows a wish to be up).
+    pub fn stat(&self, exit_wanted: bool) -> Text<STAT_MAX> {
         let extra = self.runit.unwrap_or(RunitExtra {
             term_sent: false,
             state: if self.pid != 0 { RunState::Run } else { RunState::Down },
         });
-        let mut text = String::from(match extra.state {
+        let mut text = Text::new();
+        text.push(match extra.state {
             RunState::Down => "down",
             RunState::Run => "run",
             RunState::Finish => "finish",
         });
         if self.paused && self.pid != 0 {
-            text.push_str(", paused");
+            text.push(", paused");
         }
         if extra.term_sent {
-            text.push_str(", got TERM");
+            text.push(", got TERM");
         }
-        if extra.state != RunState::Down && self.want == Want::Down {
-            text.push_str(", want down");
+        if extra.state != RunState::Down {
+            if exit_wanted {
+                text.push(", want exit");
+            } else if self.want == Want::Down {
+                text.push(", want down");
+            }
         }
-        text.push('\n');
+        text.push("\n");
+        text
+    }
+
+    /// runit's `supervise/pid`: the pid of the child and a newline, empty
+    /// when there is none.
+    pub fn pid_text(&self) -> Text<PID_MAX> {
+        let mut text = Text::new();
+        if self.pid != 0 {
+            let mut digits = [0u8; 10];
+            let mut n = self.pid;
+            let mut start = digits.len();
+            loop {
+                start -= 1;
+                digits[start] = b'0' + (n % 10) as u8;
+                n /= 10;
+                if n == 0 {
+                    break;
+                }
+            }
+            text.push_bytes(&digits[start..]);
+            text.push("\n");
+        }
         text
     }
 }
 
-/// Replace `target` with `contents` atomically: write `temp`, rename it
-/// over `target`. Allocates nothing for paths short enough for std's stack
-/// buffer, which keeps `supervise`'s loop free of heap work.
-pub fn replace_via(temp: &Path, target: &Path, contents: &[u8]) -> io::Result<()> {
-    let mut file = fs::File::create(temp)?;
-    file.write_all(contents)?;
-    drop(file);
-    fs::rename(temp, target)
+/// The longest `stat` text: `finish, paused, got TERM, want down\n`.
+pub const STAT_MAX: usize = 40;
+/// The longest `pid` text: ten digits and a newline.
+pub const PID_MAX: usize = 11;
+
+/// A short text kept on the stack, so that publishing allocates nothing.
+/// Its users' bounds ([`STAT_MAX`], [`PID_MAX`]) are checked by tests;
+/// text past the capacity would be cut, never overflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Text<const N: usize> {
+    bytes: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> Text<N> {
+    fn new() -> Self {
+        Text { bytes: [0; N], len: 0 }
+    }
+
+    fn push(&mut self, text: &str) {
+        self.push_bytes(text.as_bytes());
+    }
+
+    fn push_bytes(&mut self, bytes: &[u8]) {
+        let take = bytes.len().min(N - self.len);
+        self.bytes[self.len..self.len + take].copy_from_slice(&bytes[..take]);
+        self.len += take;
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
 }
 
 #[cfg(test)]
@@ -220,9 +268,13 @@ mod tests {
         assert_eq!(Want::from_byte(0), Want::Nothing);
     }
 
+    fn stat(status: &Status, exit_wanted: bool) -> String {
+        String::from_utf8(status.stat(exit_wanted).as_bytes().to_vec()).unwrap()
+    }
+
     #[test]
     fn stat_text_follows_runit() {
-        assert_eq!(sample().stat_text(), "run, paused, got TERM, want down\n");
+        assert_eq!(stat(&sample(), false), "run, paused, got TERM, want down\n");
         let down = Status {
             pid: 0,
             paused: false,
@@ -230,22 +282,43 @@ mod tests {
             runit: Some(RunitExtra { term_sent: false, state: RunState::Down }),
             ..sample()
         };
-        assert_eq!(down.stat_text(), "down\n");
+        assert_eq!(stat(&down, false), "down\n");
+        assert_eq!(stat(&down, true), "down\n", "no wish shown while down");
         let finishing = Status {
             want: Want::Up,
             paused: false,
             runit: Some(RunitExtra { term_sent: false, state: RunState::Finish }),
             ..sample()
         };
-        assert_eq!(finishing.stat_text(), "finish\n");
+        assert_eq!(stat(&finishing, false), "finish\n");
     }
 
     #[test]
-    fn replace_file_is_whole() {
-        let dir = tempfile::tempdir().unwrap();
-        let (temp, target) = (dir.path().join("status.new"), dir.path().join("status"));
-        replace_via(&temp, &target, &sample().encode()).unwrap();
-        assert_eq!(Status::decode(&fs::read(&target).unwrap()), Ok(sample()));
-        assert!(!dir.path().join("status.new").exists());
+    fn a_pending_exit_shows_in_place_of_want_down() {
+        assert_eq!(stat(&sample(), true), "run, paused, got TERM, want exit\n");
+        let up = Status { want: Want::Up, paused: false, runit: None, ..sample() };
+        assert_eq!(stat(&up, true), "run, want exit\n");
+    }
+
+    #[test]
+    fn the_longest_stat_fits() {
+        let longest = Status {
+            runit: Some(RunitExtra { term_sent: true, state: RunState::Finish }),
+            ..sample()
+        };
+        let text = stat(&longest, false);
+        assert_eq!(text, "finish, paused, got TERM, want down\n");
+        assert!(text.len() <= STAT_MAX);
+        assert_eq!(stat(&longest, true).len(), text.len());
+    }
+
+    #[test]
+    fn pid_text_is_the_pid_and_a_newline_or_empty() {
+        let text = |pid| Status { pid, ..sample() }.pid_text().as_bytes().to_vec();
+        assert_eq!(text(0), b"");
+        assert_eq!(text(7), b"7\n");
+        assert_eq!(text(1234567), b"1234567\n");
+        assert_eq!(text(u32::MAX), b"4294967295\n");
+        assert_eq!(text(u32::MAX).len(), PID_MAX);
     }
 }
