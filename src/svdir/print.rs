@@ -157,30 +157,22 @@ mod tests {
 
     #[test]
     fn errors_in_daemontools_words() {
-        assert_eq!(
-            error_line(ReadError::Dir(Errno::ENOENT)),
-            "/service/x: unable to chdir: file does not exist\n"
-        );
-        assert_eq!(
-            error_line(ReadError::Down(Errno::EACCES)),
-            "/service/x: unable to stat down: access denied\n"
-        );
-        assert_eq!(error_line(ReadError::NotRunning), "/service/x: supervise not running\n");
-        assert_eq!(
-            error_line(ReadError::Ok(Errno::ENOENT)),
-            "/service/x: unable to open supervise/ok: file does not exist\n"
-        );
-        assert_eq!(
-            error_line(ReadError::OpenStatus(Errno::ENOENT)),
-            "/service/x: unable to open supervise/status: file does not exist\n"
-        );
-        assert_eq!(
-            error_line(ReadError::ReadStatus(Errno::EIO)),
-            "/service/x: unable to read supervise/status: input/output error\n"
-        );
-        assert_eq!(
-            error_line(ReadError::BadFormat),
-            "/service/x: unable to read supervise/status: bad format\n"
-        );
+        for (err, words) in [
+            (ReadError::Dir(Errno::ENOENT), "unable to chdir: file does not exist"),
+            (ReadError::Down(Errno::EACCES), "unable to stat down: access denied"),
+            (ReadError::NotRunning, "supervise not running"),
+            (ReadError::Ok(Errno::ENOENT), "unable to open supervise/ok: file does not exist"),
+            (
+                ReadError::OpenStatus(Errno::ENOENT),
+                "unable to open supervise/status: file does not exist",
+            ),
+            (
+                ReadError::ReadStatus(Errno::EIO),
+                "unable to read supervise/status: input/output error",
+            ),
+            (ReadError::BadFormat, "unable to read supervise/status: bad format"),
+        ] {
+            assert_eq!(error_line(err), format!("/service/x: {words}\n"));
+        }
     }
 }

@@ -39,19 +39,22 @@ struct StatusFile {
     target: &'static CStr,
 }
 
-const PID: StatusFile =
-    StatusFile { name: "pid", temp: c"supervise/pid.new", target: c"supervise/pid" };
-const STAT: StatusFile =
-    StatusFile { name: "stat", temp: c"supervise/stat.new", target: c"supervise/stat" };
-const STATUS: StatusFile =
-    StatusFile { name: "status", temp: c"supervise/status.new", target: c"supervise/status" };
+/// The files in the order they are written.
+const FILES: [StatusFile; 3] = [
+    StatusFile { name: "pid", temp: c"supervise/pid.new", target: c"supervise/pid" },
+    StatusFile { name: "stat", temp: c"supervise/stat.new", target: c"supervise/stat" },
+    StatusFile { name: "status", temp: c"supervise/status.new", target: c"supervise/status" },
+];
+
+/// What one file holds; the longest of the three is `stat`.
+type Contents = Text<STAT_MAX>;
+const _: () = assert!(STAT_MAX >= PID_MAX && STAT_MAX >= status::LEN);
 
 /// Writes a service's status files and remembers what they hold.
 pub struct Publisher {
     dir: ServiceDir,
-    pid: Option<Text<PID_MAX>>,
-    stat: Option<Text<STAT_MAX>>,
-    status: Option<[u8; status::LEN]>,
+    /// What each of [`FILES`] holds, as far as this publisher wrote it.
+    written: [Option<Contents>; 3],
 }
 
 /// What became of writing one file.
@@ -65,13 +68,13 @@ impl Publisher {
     /// A publisher for the service directory `dir` that has written
     /// nothing yet.
     pub fn new(dir: ServiceDir) -> Publisher {
-        Publisher { dir, pid: None, stat: None, status: None }
+        Publisher { dir, written: [None; 3] }
     }
 
     /// Bring the files up to `record` (with `want exit` in `stat` when
     /// `exit_wanted`). Before each file that needs writing, `interrupted`
     /// is asked whether to stop; a file that cannot be written is passed to
-    /// `failed` with the error.
+    /// `failed` with the error, and written again next time.
     pub fn publish(
         &mut self,
         record: &Status,
@@ -79,70 +82,51 @@ impl Publisher {
         mut interrupted: impl FnMut() -> bool,
         mut failed: impl FnMut(&'static str, &io::Error),
     ) -> Published {
-        let pid = record.pid_text();
-        if self.pid != Some(pid) {
+        let contents = [
+            Contents::from_bytes(record.pid_text().as_bytes()),
+            Contents::from_bytes(record.stat(exit_wanted).as_bytes()),
+            Contents::from_bytes(&record.encode()),
+        ];
+        for ((file, new), written) in FILES.iter().zip(contents).zip(&mut self.written) {
+            if *written == Some(new) {
+                continue;
+            }
             if interrupted() {
                 return Published::Interrupted;
             }
-            match self.replace(&PID, pid.as_bytes(), &mut failed) {
-                Outcome::Written => self.pid = Some(pid),
-                Outcome::Failed => {}
-                Outcome::Gone => return Published::Gone,
-            }
-        }
-        let stat = record.stat(exit_wanted);
-        if self.stat != Some(stat) {
-            if interrupted() {
-                return Published::Interrupted;
-            }
-            match self.replace(&STAT, stat.as_bytes(), &mut failed) {
-                Outcome::Written => self.stat = Some(stat),
-                Outcome::Failed => {}
-                Outcome::Gone => return Published::Gone,
-            }
-        }
-        let encoded = record.encode();
-        if self.status != Some(encoded) {
-            if interrupted() {
-                return Published::Interrupted;
-            }
-            match self.replace(&STATUS, &encoded, &mut failed) {
-                Outcome::Written => self.status = Some(encoded),
+            match replace(&self.dir, file, new.as_bytes(), &mut failed) {
+                Outcome::Written => *written = Some(new),
                 Outcome::Failed => {}
                 Outcome::Gone => return Published::Gone,
             }
         }
         Published::Done
     }
+}
 
-    fn replace(
-        &self,
-        file: &StatusFile,
-        contents: &[u8],
-        failed: &mut impl FnMut(&'static str, &io::Error),
-    ) -> Outcome {
-        match self.write(file, contents) {
-            Ok(()) => Outcome::Written,
-            Err(_) if self.dir_removed() => Outcome::Gone,
-            Err(err) => {
-                failed(file.name, &err);
-                Outcome::Failed
-            }
-        }
-    }
-
-    fn write(&self, file: &StatusFile, contents: &[u8]) -> io::Result<()> {
+/// Replace one file: write `FILE.new`, rename it over `FILE`.
+fn replace(
+    dir: &ServiceDir,
+    file: &StatusFile,
+    contents: &[u8],
+    failed: &mut impl FnMut(&'static str, &io::Error),
+) -> Outcome {
+    let write = || -> io::Result<()> {
         let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC | OFlag::O_CLOEXEC;
-        let fd = openat(&self.dir.fd, file.temp, flags, Mode::from_bits_truncate(0o666))?;
+        let fd = openat(&dir.fd, file.temp, flags, Mode::from_bits_truncate(0o666))?;
         File::from(fd).write_all(contents)?;
-        renameat(&self.dir.fd, file.temp, &self.dir.fd, file.target)?;
+        renameat(&dir.fd, file.temp, &dir.fd, file.target)?;
         Ok(())
-    }
-
-    /// Whether the service directory was deleted (svscan winds down the
-    /// supervisor of a removed service).
-    fn dir_removed(&self) -> bool {
-        fstat(&self.dir.fd).is_ok_and(|st| st.st_nlink == 0)
+    };
+    match write() {
+        Ok(()) => Outcome::Written,
+        // svscan winds down the supervisor of a service whose directory
+        // was deleted.
+        Err(_) if fstat(&dir.fd).is_ok_and(|st| st.st_nlink == 0) => Outcome::Gone,
+        Err(err) => {
+            failed(file.name, &err);
+            Outcome::Failed
+        }
     }
 }
 

@@ -191,6 +191,12 @@ impl<const N: usize> Text<N> {
         Text { bytes: [0; N], len: 0 }
     }
 
+    pub fn from_bytes(bytes: &[u8]) -> Self {
+        let mut text = Text::new();
+        text.push_bytes(bytes);
+        text
+    }
+
     fn push(&mut self, text: &str) {
         self.push_bytes(text.as_bytes());
     }
