@@ -6,6 +6,7 @@
 //! the shared mechanisms live once, below.
 
 pub mod chain;
+pub mod decimal;
 pub mod errstr;
 pub mod fail;
 pub mod log;

@@ -72,11 +72,7 @@ pub fn lock_file(path: &Path, wait: bool) -> Result<Flock<File>, LockError> {
 /// Parse a decimal count as daemontools' `scan_ulong` does, but whole:
 /// anything but digits (or an empty string) is `None`.
 pub fn parse_count(text: &OsString) -> Option<u64> {
-    let bytes = text.as_encoded_bytes();
-    if bytes.is_empty() || !bytes.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(bytes).ok()?.parse().ok()
+    crate::decimal::whole(text.as_encoded_bytes())
 }
 
 /// Parse getopt-style options as daemontools' tools do: letters in `flags`

@@ -4,6 +4,8 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 
+use crate::decimal::scan_ulong;
+
 /// Smallest, largest and default `s` (bytes per file).
 pub const SIZE_MIN: u64 = 4096;
 pub const SIZE_MAX: u64 = 16_777_215;
@@ -88,16 +90,6 @@ pub struct Script {
     pub status: Vec<PathBuf>,
 }
 
-/// Parse a decimal number as daemontools' scan_ulong does: leading digits,
-/// the rest ignored, no digits meaning 0.
-fn number(text: &[u8]) -> u64 {
-    let mut n: u64 = 0;
-    for &b in text.iter().take_while(|b| b.is_ascii_digit()) {
-        n = n.saturating_mul(10).saturating_add(u64::from(b - b'0'));
-    }
-    n
-}
-
 /// Parse the script. Arguments multilog does not know are ignored, as
 /// multilog ignores them.
 pub fn parse(args: &[OsString]) -> Script {
@@ -112,8 +104,8 @@ pub fn parse(args: &[OsString]) -> Script {
         };
         match first {
             b't' if i == 0 => script.stamp = Stamp::Tai64n,
-            b's' => size = number(rest).clamp(SIZE_MIN, SIZE_MAX),
-            b'n' => num = (number(rest).min(usize::MAX as u64) as usize).max(NUM_MIN),
+            b's' => size = scan_ulong(rest).0.clamp(SIZE_MIN, SIZE_MAX),
+            b'n' => num = (scan_ulong(rest).0.min(usize::MAX as u64) as usize).max(NUM_MIN),
             b'!' => processor = Some(rest.to_vec()),
             b'+' => script.actions.push(Action::Select(rest.to_vec())),
             b'-' => script.actions.push(Action::Deselect(rest.to_vec())),

@@ -8,6 +8,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use super::script::{Action, DirSpec, Script, Stamp};
+use crate::decimal::scan_ulong;
 
 /// The usage line, as svlogd prints it (followed by an empty line).
 pub const USAGE: &str = "usage: svlogd [-ttv] [-r c] [-R abc] [-l len] [-b buflen] dir ...\n";
@@ -49,16 +50,6 @@ pub enum OptError {
     Missing(char),
     /// Anything else: usage alone.
     Usage,
-}
-
-/// Parse a decimal number as runit's scan_ulong: leading digits only, no
-/// digits meaning 0.
-pub fn number(text: &[u8]) -> u64 {
-    let mut n: u64 = 0;
-    for &b in text.iter().take_while(|b| b.is_ascii_digit()) {
-        n = n.saturating_mul(10).saturating_add(u64::from(b - b'0'));
-    }
-    n
 }
 
 /// Parse svlogd's arguments (after the program name) as its getopt string
@@ -115,13 +106,13 @@ pub fn parse_options(args: &[OsString]) -> Result<Options, OptError> {
                             opts.replace = Some(value[0]);
                         }
                         b'l' => {
-                            opts.linemax = match number(&value) {
+                            opts.linemax = match scan_ulong(&value).0 {
                                 0 => LINEMAX_DEFAULT,
                                 n => n.min(usize::MAX as u64 >> 1) as usize,
                             }
                         }
                         _ => {
-                            opts.buflen = match number(&value) {
+                            opts.buflen = match scan_ulong(&value).0 {
                                 0 => BUFLEN_DEFAULT,
                                 n => n.min(usize::MAX as u64 >> 1) as usize,
                             }
@@ -208,7 +199,7 @@ pub fn parse_addr(text: &[u8]) -> Result<SocketAddrV4, String> {
         .and_then(|ip| ip.parse().ok())
         .ok_or_else(|| format!("unable to scan ip address: {}", shown()))?;
     let port = match text[end..].strip_prefix(b":") {
-        Some(port) => match number(port) {
+        Some(port) => match scan_ulong(port).0 {
             0 => {
                 return Err(format!(
                     "unable to scan port number: {}",
@@ -225,8 +216,7 @@ pub fn parse_addr(text: &[u8]) -> Result<SocketAddrV4, String> {
 /// A number with a unit letter after it: `units` pairs a letter with its
 /// multiplier (runit's `s100k`, `t2h`).
 fn scaled(text: &[u8], units: &[(u8, u64)]) -> u64 {
-    let n = number(text);
-    let digits = text.iter().take_while(|b| b.is_ascii_digit()).count();
+    let (n, digits) = scan_ulong(text);
     let unit = text.get(digits).and_then(|c| units.iter().find(|(u, _)| u == c));
     unit.map_or(n, |(_, m)| n.saturating_mul(*m))
 }
@@ -244,8 +234,8 @@ pub fn parse_config(text: &[u8]) -> (Config, Vec<String>) {
             b'e' => config.insts.push(Inst::Alert(rest.to_vec())),
             b'E' => config.insts.push(Inst::NoAlert(rest.to_vec())),
             b's' => config.size = scaled(rest, &[(b'k', 1024), (b'm', 1024 * 1024)]),
-            b'n' => config.num = number(rest).min(usize::MAX as u64) as usize,
-            b'N' => config.min = number(rest).min(usize::MAX as u64) as usize,
+            b'n' => config.num = scan_ulong(rest).0.min(usize::MAX as u64) as usize,
+            b'N' => config.min = scan_ulong(rest).0.min(usize::MAX as u64) as usize,
             b't' => config.timeout = scaled(rest, &[(b'm', 60), (b'h', 3600)]),
             b'!' => config.processor = (!rest.is_empty()).then(|| rest.to_vec()),
             b'p' => config.prefix = rest.to_vec(),
