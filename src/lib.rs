@@ -9,6 +9,7 @@ pub mod chain;
 pub mod decimal;
 pub mod errstr;
 pub mod fail;
+pub mod getopt;
 pub mod log;
 pub mod net;
 pub mod scan;

@@ -4,11 +4,13 @@
 
 use std::ffi::OsString;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 
 use super::script::{Action, DirSpec, Script, Stamp};
 use crate::decimal::scan_ulong;
+use crate::fail::Failure;
+use crate::getopt;
 
 /// The usage line, as svlogd prints it (followed by an empty line).
 pub const USAGE: &str = "usage: svlogd [-ttv] [-r c] [-R abc] [-l len] [-b buflen] dir ...\n";
@@ -41,20 +43,14 @@ pub struct Options {
     pub dirs: Vec<OsString>,
 }
 
-/// Why the command line was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OptError {
-    /// An option svlogd does not know: `illegal option -- X`, then usage.
-    Illegal(char),
-    /// An option lacking its argument: `option requires an argument -- X`.
-    Missing(char),
-    /// Anything else: usage alone.
-    Usage,
+/// svlogd's usage failure: the usage line and an empty line, exit 111.
+fn usage() -> Failure {
+    Failure::bare(111, USAGE)
 }
 
 /// Parse svlogd's arguments (after the program name) as its getopt string
 /// `R:r:l:b:tvV` does.
-pub fn parse_options(args: &[OsString]) -> Result<Options, OptError> {
+pub fn parse_options(args: &[OsString]) -> Result<Options, Failure> {
     let mut opts = Options {
         stamp: Stamp::None,
         verbose: false,
@@ -65,74 +61,39 @@ pub fn parse_options(args: &[OsString]) -> Result<Options, OptError> {
         dirs: Vec::new(),
     };
     let mut stamps = 0;
-    let mut i = 0;
-    while i < args.len() {
-        let arg = args[i].as_bytes();
-        if arg == b"--" {
-            i += 1;
-            break;
-        }
-        if arg.len() < 2 || arg[0] != b'-' {
-            break;
-        }
-        let mut j = 1;
-        while j < arg.len() {
-            let c = arg[j];
-            j += 1;
-            match c {
-                b't' => stamps = (stamps + 1).min(3),
-                b'v' => opts.verbose = true,
-                b'V' => {}
-                b'R' | b'r' | b'l' | b'b' => {
-                    let value: Vec<u8> = if j < arg.len() {
-                        arg[j..].to_vec()
-                    } else {
-                        i += 1;
-                        match args.get(i) {
-                            Some(v) => v.as_bytes().to_vec(),
-                            None => return Err(OptError::Missing(c as char)),
-                        }
-                    };
-                    j = arg.len();
-                    match c {
-                        b'R' => {
-                            opts.replace_set = value;
-                            opts.replace.get_or_insert(b'_');
-                        }
-                        b'r' => {
-                            if value.len() != 1 || value[0] == 0 {
-                                return Err(OptError::Usage);
-                            }
-                            opts.replace = Some(value[0]);
-                        }
-                        b'l' => {
-                            opts.linemax = match scan_ulong(&value).0 {
-                                0 => LINEMAX_DEFAULT,
-                                n => n.min(usize::MAX as u64 >> 1) as usize,
-                            }
-                        }
-                        _ => {
-                            opts.buflen = match scan_ulong(&value).0 {
-                                0 => BUFLEN_DEFAULT,
-                                n => n.min(usize::MAX as u64 >> 1) as usize,
-                            }
-                        }
-                    }
-                }
-                other => return Err(OptError::Illegal(other as char)),
+    let dirs = getopt::options(args.to_vec(), "svlogd", "tvV", "Rrlb", usage, |letter, value| {
+        let value = value.map(OsString::into_vec).unwrap_or_default();
+        // -l and -b: 0 (or no number) means the default.
+        let size = |default: usize| match scan_ulong(&value).0 {
+            0 => default,
+            n => n.min(usize::MAX as u64 >> 1) as usize,
+        };
+        match letter {
+            't' => stamps = (stamps + 1).min(3),
+            'v' => opts.verbose = true,
+            'R' => {
+                opts.replace_set = value;
+                opts.replace.get_or_insert(b'_');
             }
+            'r' => match value[..] {
+                [with] if with != 0 => opts.replace = Some(with),
+                _ => return Err(usage()),
+            },
+            'l' => opts.linemax = size(LINEMAX_DEFAULT),
+            'b' => opts.buflen = size(BUFLEN_DEFAULT),
+            _ => {}
         }
-        i += 1;
-    }
+        Ok(())
+    })?;
     opts.stamp = match stamps {
         0 => Stamp::None,
         1 => Stamp::Tai64n,
         2 => Stamp::Human(b'_'),
         _ => Stamp::Human(b'T'),
     };
-    opts.dirs = args[i..].to_vec();
+    opts.dirs = dirs;
     if opts.dirs.is_empty() || opts.buflen <= opts.linemax {
-        return Err(OptError::Usage);
+        return Err(usage());
     }
     Ok(opts)
 }
@@ -319,14 +280,20 @@ mod tests {
 
     #[test]
     fn bad_options() {
-        assert_eq!(parse_options(&args(&[])), Err(OptError::Usage));
-        assert_eq!(parse_options(&args(&["-t"])), Err(OptError::Usage));
-        assert_eq!(parse_options(&args(&["-x", "d"])), Err(OptError::Illegal('x')));
-        assert_eq!(parse_options(&args(&["-r", "ab", "d"])), Err(OptError::Usage));
-        assert_eq!(parse_options(&args(&["-l", "5", "-b", "3", "d"])), Err(OptError::Usage));
-        assert_eq!(parse_options(&args(&["-l", "1024", "d"])), Err(OptError::Usage));
+        let refused = |list: &[&str]| parse_options(&args(list)).unwrap_err();
+        let usage = Failure::bare(111, USAGE);
+        assert_eq!(refused(&[]), usage);
+        assert_eq!(refused(&["-t"]), usage);
+        let illegal = refused(&["-x", "d"]);
+        assert_eq!(illegal.message, format!("svlogd: illegal option -- x\n{USAGE}"));
+        assert_eq!(illegal.code, 111);
+        assert_eq!(refused(&["-r", "ab", "d"]), usage);
+        assert_eq!(refused(&["-r", "", "d"]), usage);
+        assert_eq!(refused(&["-l", "5", "-b", "3", "d"]), usage);
+        assert_eq!(refused(&["-l", "1024", "d"]), usage);
         assert_eq!(parse_options(&args(&["d", "-l"])).unwrap().dirs, args(&["d", "-l"]));
-        assert_eq!(parse_options(&args(&["-l"])), Err(OptError::Missing('l')));
+        let missing = refused(&["-l"]);
+        assert_eq!(missing.message, format!("svlogd: option requires an argument -- l\n{USAGE}"));
     }
 
     #[test]

@@ -20,28 +20,12 @@ use crate::log::dir::{LogDir, Style};
 use crate::log::engine::{Engine, replacement};
 use crate::log::run;
 use crate::log::script::DirSpec;
-use crate::log::svlogd_config::{
-    Config, OptError, Options, USAGE, parse_config, parse_options, script,
-};
+use crate::log::svlogd_config::{Config, Options, parse_config, parse_options, script};
 
 const PROG: &str = "svlogd";
 
 pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
-    let opts = match parse_options(&args) {
-        Ok(opts) => opts,
-        Err(err) => {
-            let mut text = String::new();
-            match err {
-                OptError::Illegal(c) => text.push_str(&format!("svlogd: illegal option -- {c}\n")),
-                OptError::Missing(c) => {
-                    text.push_str(&format!("svlogd: option requires an argument -- {c}\n"))
-                }
-                OptError::Usage => {}
-            }
-            text.push_str(USAGE);
-            return Err(Failure::bare(111, text));
-        }
-    };
+    let opts = parse_options(&args)?;
     let style = Style::Svlogd { verbose: opts.verbose };
     let (engine, dirs) = open_all(&opts, style)?;
     let reload = || open_all(&opts, style);
