@@ -552,19 +552,7 @@ impl Engine {
 /// svlogd's readable UTC stamp: `YYYY-MM-DD_HH:MM:SS.xxxxx` (`sep`
 /// between date and time; five decimals, truncated).
 pub fn human(t: Tai64N, sep: u8) -> [u8; 25] {
-    let secs = t.unix_secs();
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let utc = t.utc();
     let mut out = [0u8; 25];
     let mut put = |at: usize, width: usize, mut value: u64| {
         for i in (at..at + width).rev() {
@@ -572,12 +560,12 @@ pub fn human(t: Tai64N, sep: u8) -> [u8; 25] {
             value /= 10;
         }
     };
-    put(0, 4, year.rem_euclid(10_000) as u64);
-    put(5, 2, month as u64);
-    put(8, 2, day as u64);
-    put(11, 2, (rem / 3600) as u64);
-    put(14, 2, (rem / 60 % 60) as u64);
-    put(17, 2, (rem % 60) as u64);
+    put(0, 4, utc.year.rem_euclid(10_000) as u64);
+    put(5, 2, u64::from(utc.month));
+    put(8, 2, u64::from(utc.day));
+    put(11, 2, u64::from(utc.hour));
+    put(14, 2, u64::from(utc.minute));
+    put(17, 2, u64::from(utc.second));
     put(20, 5, u64::from(t.nanos / 10_000));
     out[4] = b'-';
     out[7] = b'-';
