@@ -20,7 +20,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsE
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::fcntl::{Flock, FlockArg};
 
@@ -90,8 +90,6 @@ pub struct LogDir {
     style: Style,
     _lock: Flock<File>,
     current: File,
-    /// When `current` must next be rotated for age (svlogd's `t`).
-    pub deadline: Option<Instant>,
     /// svlogd's processor, while it runs.
     processor: Option<Running>,
 }
@@ -143,15 +141,7 @@ impl LogDir {
         };
         let current = open_current(&spec.path.join("current"))
             .map_err(|err| Failure::sys(format!("open current: {name}"), &err))?;
-        Ok(LogDir {
-            spec: spec.clone(),
-            name,
-            style,
-            _lock: lock,
-            current,
-            deadline: None,
-            processor: None,
-        })
+        Ok(LogDir { spec: spec.clone(), name, style, _lock: lock, current, processor: None })
     }
 
     fn path(&self, file: &str) -> PathBuf {
@@ -177,8 +167,6 @@ impl LogDir {
     /// 0744) and append to it, save an incomplete one as `@TAI64N.u`.
     /// Returns the size of `current`.
     pub fn start(&mut self) -> Result<u64, Failure> {
-        self.deadline = (self.spec.max_age > 0)
-            .then(|| Instant::now() + Duration::from_secs(self.spec.max_age));
         match self.style {
             Style::Multilog => self.start_multilog(),
             Style::Svlogd { .. } => self.start_svlogd(),

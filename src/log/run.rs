@@ -6,13 +6,14 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::BorrowedFd;
 use std::os::unix::fs::FileExt;
+use std::time::Instant;
 
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::Signal;
 
 use super::dir::{LogDir, Style, warn};
-use super::engine::{Engine, Stop, find_newline};
+use super::engine::{Engine, Sink, Stop, find_newline};
 use super::once::{Note, NoteFile, Peeker, hash, is_pipe};
 use crate::fail::Failure;
 use crate::sys::SelfPipe;
@@ -56,14 +57,12 @@ pub fn run(
     let mut logger = Logger {
         style,
         engine,
-        dirs,
-        status,
+        out: Outputs { dirs, status, udp: None },
         signals,
         once,
         exiting: false,
         hup: false,
         reload,
-        udp: None,
     };
     logger.recover(fd);
     logger.start()?;
@@ -75,11 +74,8 @@ struct Logger<'a> {
     /// SIGHUP came: reload at the next line end.
     hup: bool,
     reload: Option<Reload<'a>>,
-    /// Socket for svlogd's `u`/`U`, opened when first needed.
-    udp: Option<std::net::UdpSocket>,
     engine: Engine,
-    dirs: Vec<LogDir>,
-    status: Vec<File>,
+    out: Outputs,
     signals: SelfPipe,
     once: Option<(Peeker, NoteFile)>,
     exiting: bool,
@@ -100,13 +96,13 @@ impl Logger<'_> {
         let Some(note) = note_file.pending() else {
             return;
         };
-        if note.sizes.len() == self.dirs.len() && note.len as usize <= peeker.capacity {
+        if note.sizes.len() == self.out.dirs.len() && note.len as usize <= peeker.capacity {
             let mut buf = Vec::new();
             let same = note.len == 0
                 || matches!(peeker.peek(fd, &mut buf, note.len as usize), Ok(n) if n as u64 == note.len)
                     && hash(&buf) == note.hash;
             if same {
-                for (dir, &size) in self.dirs.iter().zip(&note.sizes) {
+                for (dir, &size) in self.out.dirs.iter().zip(&note.sizes) {
                     if dir.current_len().is_ok_and(|len| len > size) {
                         let _ = dir.truncate_current(size);
                     }
@@ -119,7 +115,7 @@ impl Logger<'_> {
                 return;
             }
             // Not the same: the batch was taken, so go on from after it.
-            let sizes = self.dirs.iter().map(|d| d.current_len().unwrap_or(0)).collect();
+            let sizes = self.out.dirs.iter().map(|d| d.current_len().unwrap_or(0)).collect();
             if let Some(taken) = note.taken(sizes) {
                 if note_file.write(&taken).is_ok() {
                     if let Some(line) = taken.midline {
@@ -133,8 +129,10 @@ impl Logger<'_> {
     }
 
     fn start(&mut self) -> Result<(), Failure> {
-        for (i, dir) in self.dirs.iter_mut().enumerate() {
-            self.engine.outs[i].bytes = dir.start()?;
+        for (i, dir) in self.out.dirs.iter_mut().enumerate() {
+            let now = Instant::now();
+            let size = dir.start()?;
+            self.engine.started(i, size, now);
         }
         Ok(())
     }
@@ -146,15 +144,15 @@ impl Logger<'_> {
             return Ok(());
         };
         self.flush();
-        for dir in &mut self.dirs {
+        for dir in &mut self.out.dirs {
             dir.close();
         }
-        self.dirs.clear();
+        self.out.dirs.clear();
         let (engine, dirs) = reload()?;
         self.engine = engine;
-        self.dirs = dirs;
+        self.out.dirs = dirs;
         if let Some((_, note)) = &mut self.once {
-            if let Some(first) = self.dirs.first() {
+            if let Some(first) = self.out.dirs.first() {
                 if let Ok(fresh) = NoteFile::open(&first.file("pending")) {
                     *note = fresh;
                 }
@@ -321,7 +319,7 @@ impl Logger<'_> {
     }
 
     fn rotate_due(&mut self) {
-        for i in 0..self.dirs.len() {
+        for i in 0..self.out.dirs.len() {
             if self.engine.due(i) {
                 self.rotate(i);
             }
@@ -330,47 +328,13 @@ impl Logger<'_> {
 
     fn rotate(&mut self, i: usize) {
         self.flush();
-        self.dirs[i].rotate(self.engine.outs[i].bytes);
+        self.out.dirs[i].rotate(self.engine.size(i));
         self.engine.rotated(i);
     }
 
     /// Write out everything the engine produced.
     fn flush(&mut self) {
-        for (i, gram) in std::mem::take(&mut self.engine.datagrams) {
-            let Some(addr) = self.dirs[i].spec.udp else { continue };
-            if self.udp.is_none() {
-                self.udp = std::net::UdpSocket::bind(("0.0.0.0", 0)).ok();
-            }
-            // Lines that could not be sent go to the directory, as runit
-            // does it.
-            let mut note = match &self.udp {
-                None => b"warning: no udp socket available: ".to_vec(),
-                Some(sock) if sock.send_to(&gram, addr).is_err() => {
-                    b"warning: failure sending through udp: ".to_vec()
-                }
-                Some(_) => continue,
-            };
-            note.extend_from_slice(&gram);
-            let out = &mut self.engine.outs[i];
-            out.buf.extend_from_slice(&note);
-            out.bytes += note.len() as u64;
-        }
-        if !self.engine.alerts.is_empty() {
-            let _ = io::stderr().write_all(&self.engine.alerts);
-            self.engine.alerts.clear();
-        }
-        for (i, contents) in self.engine.status.iter_mut().enumerate() {
-            if let Some(contents) = contents.take() {
-                let _ = self.status[i].write_all_at(&contents[..], 0);
-            }
-        }
-        for (out, dir) in self.engine.outs.iter_mut().zip(&mut self.dirs) {
-            if !out.buf.is_empty() {
-                let before = out.bytes - out.buf.len() as u64;
-                dir.write(&out.buf, before);
-                out.buf.clear();
-            }
-        }
+        self.engine.drain(&mut self.out);
     }
 
     fn take_signals(&mut self) {
@@ -381,7 +345,7 @@ impl Logger<'_> {
         }
         if got.has(Signal::SIGCHLD) {
             self.style.info(|| "sigchild received.".into());
-            for dir in &mut self.dirs {
+            for dir in &mut self.out.dirs {
                 dir.reap(false);
             }
         }
@@ -391,34 +355,20 @@ impl Logger<'_> {
         }
         if got.has(Signal::SIGALRM) {
             self.style.info(|| "sigalarm received.".into());
-            for i in 0..self.dirs.len() {
-                if self.engine.outs[i].bytes > 0 {
-                    self.rotate(i);
-                }
+            for i in self.engine.alarm() {
+                self.rotate(i);
             }
         }
     }
 
-    /// svlogd's `t`: at each directory's deadline, rotate a non-empty
-    /// `current` and set the next deadline. How many milliseconds until
-    /// the next one, if any.
+    /// svlogd's `t`: rotate the directories the engine finds too old.
+    /// How many milliseconds until the next deadline, if any.
     fn rotate_old(&mut self) -> Option<u16> {
-        let mut next: Option<u16> = None;
-        for i in 0..self.dirs.len() {
-            let Some(deadline) = self.dirs[i].deadline else { continue };
-            let now = std::time::Instant::now();
-            let mut left = deadline.saturating_duration_since(now);
-            if left.is_zero() {
-                if self.engine.outs[i].bytes > 0 {
-                    self.rotate(i);
-                }
-                left = std::time::Duration::from_secs(self.dirs[i].spec.max_age);
-                self.dirs[i].deadline = Some(now + left);
-            }
-            let ms = left.as_millis().clamp(1, u128::from(u16::MAX)) as u16;
-            next = Some(next.map_or(ms, |n| n.min(ms)));
+        let (old, next) = self.engine.aged(Instant::now());
+        for i in old {
+            self.rotate(i);
         }
-        next
+        next.map(|left| left.as_millis().clamp(1, u128::from(u16::MAX)) as u16)
     }
 
     /// Wait for input or a signal. Some(hangup) when stdin is ready, None
@@ -469,11 +419,48 @@ impl Logger<'_> {
             }
         }
         self.flush();
-        for dir in &mut self.dirs {
+        for dir in &mut self.out.dirs {
             dir.close();
         }
         if let Some((_, note_file)) = &self.once {
             let _ = note_file.done();
         }
+    }
+}
+
+/// Where the engine's output goes: the log directories, the `=FILE`
+/// status files, standard error and svlogd's UDP socket.
+struct Outputs {
+    dirs: Vec<LogDir>,
+    status: Vec<File>,
+    /// Socket for svlogd's `u`/`U`, opened when first needed.
+    udp: Option<std::net::UdpSocket>,
+}
+
+impl Sink for Outputs {
+    fn send(&mut self, dir: usize, datagram: &[u8]) -> Result<(), &'static [u8]> {
+        let Some(addr) = self.dirs[dir].spec.udp else { return Ok(()) };
+        if self.udp.is_none() {
+            self.udp = std::net::UdpSocket::bind(("0.0.0.0", 0)).ok();
+        }
+        match &self.udp {
+            None => Err(b"warning: no udp socket available: "),
+            Some(sock) if sock.send_to(datagram, addr).is_err() => {
+                Err(b"warning: failure sending through udp: ")
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn alert(&mut self, text: &[u8]) {
+        let _ = io::stderr().write_all(text);
+    }
+
+    fn status(&mut self, file: usize, contents: &[u8]) {
+        let _ = self.status[file].write_all_at(contents, 0);
+    }
+
+    fn append(&mut self, dir: usize, at: u64, bytes: &[u8]) {
+        self.dirs[dir].write(bytes, at);
     }
 }

@@ -75,8 +75,8 @@ pub enum Action {
     Dir(usize),
 }
 
-/// A parsed script.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// A parsed script: everything the engine is to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Script {
     pub stamp: Stamp,
     /// Patterns see the stamp (multilog) or not (svlogd).
@@ -88,12 +88,45 @@ pub struct Script {
     pub actions: Vec<Action>,
     pub dirs: Vec<DirSpec>,
     pub status: Vec<PathBuf>,
+    /// At end of input, complete a last line without newline (multilog)
+    /// rather than drop it (svlogd, when none of it went out yet).
+    pub complete_last: bool,
+    /// svlogd's `-r`/`-R`: a byte map applied to the head of each line.
+    pub replace: Option<Box<[u8; 256]>>,
+    /// Write a directory's buffer once it holds this much.
+    pub flush_at: usize,
+}
+
+/// Buffered output is written once it reaches this size.
+pub const FLUSH_AT: usize = 1 << 18;
+
+impl Default for Script {
+    fn default() -> Script {
+        Script {
+            stamp: Stamp::None,
+            match_stamp: false,
+            svlogd: false,
+            head: 0,
+            actions: Vec::new(),
+            dirs: Vec::new(),
+            status: Vec::new(),
+            complete_last: true,
+            replace: None,
+            flush_at: FLUSH_AT,
+        }
+    }
 }
 
 /// Parse the script. Arguments multilog does not know are ignored, as
 /// multilog ignores them.
 pub fn parse(args: &[OsString]) -> Script {
-    let mut script = Script { match_stamp: true, head: super::pattern::HEAD, ..Script::default() };
+    let mut script = Script {
+        match_stamp: true,
+        head: super::pattern::HEAD,
+        // multilog's buffers grow to 4 MiB before a batch is cut for a write.
+        flush_at: 4 << 20,
+        ..Script::default()
+    };
     let mut size = SIZE_DEFAULT;
     let mut num = NUM_DEFAULT;
     let mut processor: Option<Vec<u8>> = None;

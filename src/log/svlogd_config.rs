@@ -98,6 +98,17 @@ pub fn parse_options(args: &[OsString]) -> Result<Options, Failure> {
     Ok(opts)
 }
 
+/// svlogd's replacement map: bytes outside 0x20..0x7e (newline kept) and
+/// bytes in `also` become `with`.
+fn replacement(with: u8, also: &[u8]) -> Box<[u8; 256]> {
+    let mut map = Box::new([0u8; 256]);
+    for (i, m) in map.iter_mut().enumerate() {
+        let b = i as u8;
+        *m = if b != b'\n' && (!(0x20..0x7f).contains(&b) || also.contains(&b)) { with } else { b };
+    }
+    map
+}
+
 /// One selection instruction of a `config` file, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Inst {
@@ -224,6 +235,9 @@ pub fn script(opts: &Options, configs: &[(PathBuf, Config)]) -> Script {
         match_stamp: false,
         svlogd: true,
         head: opts.linemax,
+        // runit drops a last line that has no newline and is shorter than -l.
+        complete_last: false,
+        replace: opts.replace.map(|with| replacement(with, &opts.replace_set)),
         ..Script::default()
     };
     for (i, (path, config)) in configs.iter().enumerate() {
@@ -340,7 +354,7 @@ mod tests {
 
     /// Run `input` through an engine built from one directory's config.
     fn through(config: &[u8], linemax: usize, input: &[u8]) -> (Vec<u8>, Vec<u8>, Vec<Vec<u8>>) {
-        use crate::log::engine::Engine;
+        use crate::log::engine::{Engine, Record};
         let mut opts = parse_options(&args(&["d"])).unwrap();
         opts.linemax = linemax;
         let configs = vec![(PathBuf::from("d"), parse_config(config).0)];
@@ -348,8 +362,10 @@ mod tests {
         let mut now = || crate::tai64::Tai64N { secs: 1 << 62, nanos: 0 };
         let (n, _) = engine.feed(input, &mut now);
         assert_eq!(n, input.len());
-        let grams = engine.datagrams.iter().map(|(_, g)| g.clone()).collect();
-        (engine.outs[0].buf.clone(), engine.alerts.clone(), grams)
+        let mut record = Record::new(1);
+        engine.drain(&mut record);
+        let grams = record.sent.iter().map(|(_, g)| g.clone()).collect();
+        (record.current(0).to_vec(), record.alerts, grams)
     }
 
     #[test]
@@ -373,15 +389,16 @@ mod tests {
 
     #[test]
     fn replacement_in_the_head_only() {
-        use crate::log::engine::{Engine, replacement};
+        use crate::log::engine::{Engine, Record};
         let mut opts = parse_options(&args(&["-r", "X", "-R", "b", "-l", "4", "d"])).unwrap();
         opts.linemax = 4;
         let configs = vec![(PathBuf::from("d"), Config::default())];
         let mut engine = Engine::new(&script(&opts, &configs));
-        engine.replace = opts.replace.map(|with| replacement(with, &opts.replace_set));
         let mut now = || crate::tai64::Tai64N { secs: 1 << 62, nanos: 0 };
         engine.feed(b"a\tbcd\x01b\nb\x01\n", &mut now);
-        assert_eq!(engine.outs[0].buf, b"aXXcd\x01b\nXX\n");
+        let mut record = Record::new(1);
+        engine.drain(&mut record);
+        assert_eq!(record.current(0), b"aXXcd\x01b\nXX\n");
     }
 
     #[test]
@@ -394,7 +411,7 @@ mod tests {
         engine.feed(b"short\n", &mut now);
         assert!(!engine.due(0), "s100 is below -l 1000: no rotation at a line end");
         engine.feed(&[b'x'; 1200], &mut now);
-        assert_eq!(engine.outs[0].buf.len(), 100);
+        assert_eq!(engine.size(0), 100);
         assert!(engine.due(0));
     }
 }

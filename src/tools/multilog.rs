@@ -31,8 +31,6 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
             .map_err(|e| Failure::sys(format!("open {}", path.display()), &e))?;
         status.push(file);
     }
-    let mut engine = Engine::new(&script);
-    engine.flush_at = 4 << 20;
-    run::run(Style::Multilog, engine, dirs, status, None)?;
+    run::run(Style::Multilog, Engine::new(&script), dirs, status, None)?;
     Ok(0)
 }

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use crate::errstr;
 use crate::fail::{self, Failure};
 use crate::log::dir::{LogDir, Style};
-use crate::log::engine::{Engine, replacement};
+use crate::log::engine::Engine;
 use crate::log::run;
 use crate::log::script::DirSpec;
 use crate::log::svlogd_config::{Config, Options, parse_config, parse_options, script};
@@ -56,11 +56,7 @@ fn open_all(opts: &Options, style: Style) -> Result<(Engine, Vec<LogDir>), Failu
     for (dir, spec) in dirs.iter_mut().zip(&script.dirs) {
         dir.spec = spec.clone();
     }
-    let mut engine = Engine::new(&script);
-    // runit drops a last line that has no newline and is shorter than -l.
-    engine.complete_last = false;
-    engine.replace = opts.replace.map(|with| replacement(with, &opts.replace_set));
-    Ok((engine, dirs))
+    Ok((Engine::new(&script), dirs))
 }
 
 /// A directory's `config`, the defaults if there is none; warnings for
