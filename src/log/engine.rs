@@ -706,28 +706,6 @@ pub fn find_newline(bytes: &[u8]) -> Option<usize> {
     bytes[i..].iter().position(|&b| b == b'\n').map(|p| p + i)
 }
 
-/// Which `@` files to delete so that at most `num - 1` remain, given their
-/// names: the oldest (smallest stamp) first.
-pub fn excess(names: &[Vec<u8>], num: usize) -> Vec<&[u8]> {
-    let mut old: Vec<&[u8]> =
-        names.iter().map(|n| &n[..]).filter(|n| n.first() == Some(&b'@')).collect();
-    old.sort();
-    let keep = num.saturating_sub(1);
-    let cut = old.len().saturating_sub(keep);
-    old.truncate(cut);
-    old
-}
-
-/// svlogd's old files: how many finished `@….s` files there are and the
-/// oldest, never `keep`. Debian's svlogd (runit 2.1.2) counts and removes
-/// only `.s` files: unfinished `.u` files stay until removed by hand.
-pub fn oldest<'a>(names: &'a [Vec<u8>], keep: Option<&[u8]>) -> (usize, Option<&'a [u8]>) {
-    let old =
-        names.iter().map(|n| &n[..]).filter(|n| n.len() == 27 && n[0] == b'@' && n[26] == b's');
-    let count = old.clone().count();
-    (count, old.filter(|n| Some(*n) != keep).min())
-}
-
 /// A [`Sink`] that keeps everything, for tests.
 #[cfg(test)]
 #[derive(Debug, Default)]
@@ -1119,36 +1097,5 @@ mod tests {
         let sizes = |f: &[Vec<u8>]| f.iter().map(Vec::len).filter(|&n| n > 0).collect::<Vec<_>>();
         assert_eq!(sizes(&again.files[0]), sizes(&files[0]));
         assert!(sizes(&files[0]).iter().all(|&n| n <= 30), "{:?}", sizes(&files[0]));
-    }
-
-    #[test]
-    fn svlogd_oldest() {
-        let names: Vec<Vec<u8>> = [
-            "@400000006b0680a010b1f2dc.s",
-            "@400000006b0680a010a82324.u",
-            "@400000006b0680a010ba3bf4.s",
-            "@400000006b0680a010a00000.t",
-            "@short.s",
-            "current",
-            "lock",
-        ]
-        .iter()
-        .map(|s| s.as_bytes().to_vec())
-        .collect();
-        assert_eq!(oldest(&names, None), (2, Some(&b"@400000006b0680a010b1f2dc.s"[..])));
-        let keep = b"@400000006b0680a010b1f2dc.s";
-        assert_eq!(oldest(&names, Some(keep)), (2, Some(&b"@400000006b0680a010ba3bf4.s"[..])));
-        assert_eq!(oldest(&names[4..], None), (0, None));
-    }
-
-    #[test]
-    fn excess_files() {
-        let names: Vec<Vec<u8>> = ["@3.s", "current", "@1.s", "@2.u", "lock"]
-            .iter()
-            .map(|s| s.as_bytes().to_vec())
-            .collect();
-        assert_eq!(excess(&names, 3), vec![&b"@1.s"[..]]);
-        assert_eq!(excess(&names, 2), vec![&b"@1.s"[..], b"@2.u"]);
-        assert!(excess(&names, 10).is_empty());
     }
 }

@@ -24,7 +24,7 @@ use crate::tai64::Tai64N;
 const CHUNK: usize = 1 << 18;
 
 /// Rebuild the engine and directories (svlogd's SIGHUP).
-pub type Reload<'a> = &'a dyn Fn() -> Result<(Engine, Vec<LogDir>), Failure>;
+pub type Reload<'a> = &'a dyn Fn() -> Result<(Engine, Vec<Box<dyn LogDir>>), Failure>;
 
 /// Run a logger until end of input or SIGTERM. `dirs` are locked but not
 /// started; `status` are the open `=FILE` files. With `reload`, SIGHUP
@@ -32,7 +32,7 @@ pub type Reload<'a> = &'a dyn Fn() -> Result<(Engine, Vec<LogDir>), Failure>;
 pub fn run(
     style: Style,
     engine: Engine,
-    dirs: Vec<LogDir>,
+    dirs: Vec<Box<dyn LogDir>>,
     status: Vec<File>,
     reload: Option<Reload<'_>>,
 ) -> Result<(), Failure> {
@@ -49,7 +49,8 @@ pub fn run(
     let fd = std::os::fd::AsFd::as_fd(&stdin);
     let mut once = None;
     if is_pipe(fd) && !dirs.is_empty() {
-        if let (Ok(peeker), Ok(note)) = (Peeker::new(fd), NoteFile::open(&dirs[0].file("pending")))
+        if let (Ok(peeker), Ok(note)) =
+            (Peeker::new(fd), NoteFile::open(&dirs[0].current().path("pending")))
         {
             once = Some((peeker, note));
         }
@@ -103,8 +104,8 @@ impl Logger<'_> {
                     && hash(&buf) == note.hash;
             if same {
                 for (dir, &size) in self.out.dirs.iter().zip(&note.sizes) {
-                    if dir.current_len().is_ok_and(|len| len > size) {
-                        let _ = dir.truncate_current(size);
+                    if dir.current().size().is_ok_and(|len| len > size) {
+                        let _ = dir.current().truncate(size);
                     }
                 }
                 // The note stays true until the next batch replaces it,
@@ -115,7 +116,7 @@ impl Logger<'_> {
                 return;
             }
             // Not the same: the batch was taken, so go on from after it.
-            let sizes = self.out.dirs.iter().map(|d| d.current_len().unwrap_or(0)).collect();
+            let sizes = self.out.dirs.iter().map(|d| d.current().size().unwrap_or(0)).collect();
             if let Some(taken) = note.taken(sizes) {
                 if note_file.write(&taken).is_ok() {
                     if let Some(line) = taken.midline {
@@ -153,7 +154,7 @@ impl Logger<'_> {
         self.out.dirs = dirs;
         if let Some((_, note)) = &mut self.once {
             if let Some(first) = self.out.dirs.first() {
-                if let Ok(fresh) = NoteFile::open(&first.file("pending")) {
+                if let Ok(fresh) = NoteFile::open(&first.current().path("pending")) {
                     *note = fresh;
                 }
             }
@@ -346,7 +347,7 @@ impl Logger<'_> {
         if got.has(Signal::SIGCHLD) {
             self.style.info(|| "sigchild received.".into());
             for dir in &mut self.out.dirs {
-                dir.reap(false);
+                dir.reap();
             }
         }
         if got.has(Signal::SIGHUP) {
@@ -431,7 +432,7 @@ impl Logger<'_> {
 /// Where the engine's output goes: the log directories, the `=FILE`
 /// status files, standard error and svlogd's UDP socket.
 struct Outputs {
-    dirs: Vec<LogDir>,
+    dirs: Vec<Box<dyn LogDir>>,
     status: Vec<File>,
     /// Socket for svlogd's `u`/`U`, opened when first needed.
     udp: Option<std::net::UdpSocket>,
@@ -439,7 +440,7 @@ struct Outputs {
 
 impl Sink for Outputs {
     fn send(&mut self, dir: usize, datagram: &[u8]) -> Result<(), &'static [u8]> {
-        let Some(addr) = self.dirs[dir].spec.udp else { return Ok(()) };
+        let Some(addr) = self.dirs[dir].spec().udp else { return Ok(()) };
         if self.udp.is_none() {
             self.udp = std::net::UdpSocket::bind(("0.0.0.0", 0)).ok();
         }

@@ -10,15 +10,16 @@ use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
 
 use crate::fail::Failure;
+use crate::log::dir::multilog::MultilogDir;
 use crate::log::dir::{LogDir, Style};
 use crate::log::engine::Engine;
 use crate::log::{run, script};
 
 pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
     let script = script::parse(&args);
-    let mut dirs = Vec::with_capacity(script.dirs.len());
+    let mut dirs: Vec<Box<dyn LogDir>> = Vec::with_capacity(script.dirs.len());
     for spec in &script.dirs {
-        dirs.push(LogDir::lock(spec, Style::Multilog)?);
+        dirs.push(Box::new(MultilogDir::open(spec)?));
     }
     let mut status = Vec::with_capacity(script.status.len());
     for path in &script.status {

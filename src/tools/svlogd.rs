@@ -16,10 +16,10 @@ use std::path::PathBuf;
 
 use crate::errstr;
 use crate::fail::{self, Failure};
-use crate::log::dir::{LogDir, Style};
+use crate::log::dir::svlogd::SvlogdDir;
+use crate::log::dir::{Current, LogDir, Style};
 use crate::log::engine::Engine;
 use crate::log::run;
-use crate::log::script::DirSpec;
 use crate::log::svlogd_config::{Config, Options, parse_config, parse_options, script};
 
 const PROG: &str = "svlogd";
@@ -35,27 +35,28 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
 
 /// Lock every log directory that can be used (warning about the others)
 /// and read its config; the engine for them. Fatal if none works.
-fn open_all(opts: &Options, style: Style) -> Result<(Engine, Vec<LogDir>), Failure> {
-    let mut dirs = Vec::with_capacity(opts.dirs.len());
+fn open_all(opts: &Options, style: Style) -> Result<(Engine, Vec<Box<dyn LogDir>>), Failure> {
+    let mut locked = Vec::with_capacity(opts.dirs.len());
     let mut configs = Vec::with_capacity(opts.dirs.len());
     for name in &opts.dirs {
         let path = PathBuf::from(name);
-        let spec = DirSpec { path: path.clone(), ..DirSpec::default() };
-        match LogDir::lock_existing(&spec, style) {
-            Ok(dir) => {
+        match Current::lock(&path, style) {
+            Ok(current) => {
                 configs.push((path, read_config(name, style)));
-                dirs.push(dir);
+                locked.push(current);
             }
             Err(failure) => fail::warn(PROG, &failure.message),
         }
     }
-    if dirs.is_empty() {
+    if locked.is_empty() {
         return Err(Failure::temporary("no functional log directories."));
     }
     let script = script(opts, &configs);
-    for (dir, spec) in dirs.iter_mut().zip(&script.dirs) {
-        dir.spec = spec.clone();
-    }
+    let dirs = locked
+        .into_iter()
+        .zip(&script.dirs)
+        .map(|(current, spec)| Box::new(SvlogdDir::new(current, spec.clone())) as Box<dyn LogDir>)
+        .collect();
     Ok((Engine::new(&script), dirs))
 }
 
