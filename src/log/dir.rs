@@ -355,7 +355,7 @@ fn open_current(path: &Path) -> io::Result<File> {
 
 /// The `@` files of a directory, sorted (oldest first).
 #[cfg(test)]
-fn archived(dir: &Path) -> Vec<String> {
+pub(crate) fn archived(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
