@@ -83,8 +83,8 @@ impl Tai64N {
         }
         let mut bytes = [0u8; 12];
         for (i, byte) in bytes.iter_mut().enumerate() {
-            let hi = hex_value(text[2 * i])?;
-            let lo = hex_value(text[2 * i + 1])?;
+            let hi = hex_digit(text[2 * i].to_ascii_lowercase())?;
+            let lo = hex_digit(text[2 * i + 1].to_ascii_lowercase())?;
             *byte = (hi << 4) | lo;
         }
         Some(Tai64N::unpack(&bytes))
@@ -92,11 +92,11 @@ impl Tai64N {
 
     /// The UTC date and time of day (every day 86400 seconds long, as the
     /// labels are).
-    pub fn utc(self) -> Utc {
+    pub fn utc(self) -> DateTime {
         let secs = self.unix_secs();
         let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
         let rem = secs.rem_euclid(86_400) as u32;
-        Utc { year, month, day, hour: rem / 3600, minute: rem / 60 % 60, second: rem % 60 }
+        DateTime { year, month, day, hour: rem / 3600, minute: rem / 60 % 60, second: rem % 60 }
     }
 
     /// Whole seconds from `self` to `later`, zero if `later` is earlier
@@ -120,9 +120,9 @@ impl std::ops::Add<Duration> for Tai64N {
     }
 }
 
-/// A date and time of day in UTC.
+/// A date and time of day (by [`Tai64N::utc`], in UTC).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Utc {
+pub struct DateTime {
     pub year: i64,
     /// 1 to 12.
     pub month: u32,
@@ -147,11 +147,12 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(month <= 2), month, day)
 }
 
-fn hex_value(c: u8) -> Option<u8> {
+/// A lower-case hex digit's value, the digits daemontools writes (and
+/// `tai64nlocal` reads).
+pub fn hex_digit(c: u8) -> Option<u8> {
     match c {
         b'0'..=b'9' => Some(c - b'0'),
         b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
         _ => None,
     }
 }
@@ -195,8 +196,14 @@ mod tests {
     #[test]
     fn utc_dates() {
         let at = |unix: i64| Tai64N { secs: UNIX_EPOCH_LABEL.wrapping_add(unix as u64), nanos: 0 };
-        let utc =
-            |y, mo, d, h, mi, s| Utc { year: y, month: mo, day: d, hour: h, minute: mi, second: s };
+        let utc = |y, mo, d, h, mi, s| DateTime {
+            year: y,
+            month: mo,
+            day: d,
+            hour: h,
+            minute: mi,
+            second: s,
+        };
         assert_eq!(at(0).utc(), utc(1970, 1, 1, 0, 0, 0));
         assert_eq!(at(1_764_052_429).utc(), utc(2025, 11, 25, 6, 33, 49));
         assert_eq!(at(951_782_400).utc(), utc(2000, 2, 29, 0, 0, 0));

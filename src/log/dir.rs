@@ -353,25 +353,39 @@ fn open_current(path: &Path) -> io::Result<File> {
     OpenOptions::new().append(true).create(true).mode(0o644).open(path)
 }
 
-/// The `@` files of a directory, sorted (oldest first).
+/// What the tests of the directories and the loop look at.
 #[cfg(test)]
-pub(crate) fn archived(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with('@'))
-        .collect();
-    names.sort();
-    names
+pub(crate) mod testing {
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
+
+    /// The `@` files of a directory, sorted (oldest first).
+    pub fn archived(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('@'))
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Write a file with that mode.
+    pub fn put(path: &Path, bytes: &[u8], mode: u32) {
+        fs::write(path, bytes).unwrap();
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    pub fn mode(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o7777
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::testing::{archived, mode};
     use super::*;
-
-    fn mode(path: &Path) -> u32 {
-        fs::metadata(path).unwrap().permissions().mode() & 0o7777
-    }
 
     #[test]
     fn one_logger_per_directory_each_in_its_words() {

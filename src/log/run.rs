@@ -499,13 +499,13 @@ mod tests {
     use super::*;
     use crate::log::dir::multilog::MultilogDir;
     use crate::log::dir::svlogd::SvlogdDir;
+    use crate::log::dir::testing::{archived, mode};
     use crate::log::dir::{Current, Style};
     use crate::log::engine::Midline;
     use crate::log::script::{self, DirSpec};
     use std::ffi::OsString;
     use std::fs;
     use std::os::fd::{AsFd, OwnedFd};
-    use std::os::unix::fs::PermissionsExt;
     use std::path::Path;
 
     /// multilog's engine and directories for `args` (directories as
@@ -546,10 +546,6 @@ mod tests {
         let mut out = Vec::new();
         io::Read::read_to_end(&mut File::from(r.try_clone().unwrap()), &mut out).unwrap();
         out
-    }
-
-    fn mode(path: &Path) -> u32 {
-        fs::metadata(path).unwrap().permissions().mode() & 0o777
     }
 
     #[test]
@@ -603,7 +599,7 @@ mod tests {
             let (_, note_file) = logger.once.as_ref().unwrap();
             // The logger died: its current is saved, cut back to where a
             // batch still in the pipe began, whole if the batch was taken.
-            let old = crate::log::dir::archived(&main);
+            let old = archived(&main);
             let want: &[u8] = if cut { b"a\nb\n" } else { b"a\nb\nc\n" };
             assert_eq!(fs::read(main.join(&old[0])).unwrap(), want);
             if cut {

@@ -188,8 +188,7 @@ fn excess(names: &[Vec<u8>], num: usize) -> Vec<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::log::dir::archived;
-    use std::os::unix::fs::PermissionsExt;
+    use crate::log::dir::testing::{archived, mode, put};
     use std::path::Path;
 
     fn spec(path: &Path, num: usize, processor: Option<&str>) -> DirSpec {
@@ -199,15 +198,6 @@ mod tests {
             processor: processor.map(|p| p.as_bytes().to_vec()),
             ..DirSpec::default()
         }
-    }
-
-    fn put(path: &Path, bytes: &[u8], mode: u32) {
-        fs::write(path, bytes).unwrap();
-        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
-    }
-
-    fn mode(path: &Path) -> u32 {
-        fs::metadata(path).unwrap().permissions().mode() & 0o777
     }
 
     #[test]

@@ -226,19 +226,14 @@ fn oldest<'a>(names: &'a [Vec<u8>], keep: Option<&[u8]>) -> (usize, Option<&'a [
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::log::dir::{Style, archived};
-    use std::os::unix::fs::PermissionsExt;
+    use crate::log::dir::Style;
+    use crate::log::dir::testing::{archived, put};
     use std::path::Path;
 
     const QUIET: Style = Style::Svlogd { verbose: false };
 
     fn open(path: &Path, spec: DirSpec) -> SvlogdDir {
         SvlogdDir::new(Current::lock(path, QUIET).unwrap(), DirSpec { path: path.into(), ..spec })
-    }
-
-    fn put(path: &Path, bytes: &[u8], mode: u32) {
-        fs::write(path, bytes).unwrap();
-        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
     }
 
     fn names(list: &[&str]) -> Vec<Vec<u8>> {
