@@ -124,7 +124,8 @@ enum Phase {
     Body,
 }
 
-/// The logger's line state.
+/// The logger's state: where it is in a line, what the script selected,
+/// and for each directory the bytes of `current` and when it rotates.
 pub struct Engine {
     actions: Vec<Action>,
     stamp: Stamp,
