@@ -98,7 +98,7 @@ pub struct Script {
 }
 
 /// Buffered output is written once it reaches this size.
-pub const FLUSH_AT: usize = 1 << 18;
+const FLUSH_AT: usize = 1 << 18;
 
 impl Default for Script {
     fn default() -> Script {
