@@ -8,8 +8,10 @@
 #![deny(unsafe_code)]
 
 pub(crate) mod chain;
+pub(crate) mod decimal;
 pub(crate) mod errstr;
 pub(crate) mod fail;
+pub(crate) mod getopt;
 pub(crate) mod log;
 pub(crate) mod net;
 pub(crate) mod scan;

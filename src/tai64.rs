@@ -76,6 +76,15 @@ impl Tai64N {
         out
     }
 
+    /// The UTC date and time of day (every day 86400 seconds long, as the
+    /// labels are).
+    pub fn utc(self) -> DateTime {
+        let secs = self.unix_secs();
+        let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
+        let rem = secs.rem_euclid(86_400) as u32;
+        DateTime { year, month, day, hour: rem / 3600, minute: rem / 60 % 60, second: rem % 60 }
+    }
+
     /// Whole seconds from `self` to `later`, zero if `later` is earlier
     /// (svstat prints "0 seconds" rather than a negative age).
     pub fn secs_until(self, later: Tai64N) -> u64 {
@@ -94,6 +103,44 @@ impl std::ops::Add<Duration> for Tai64N {
             secs += 1;
         }
         Tai64N { secs, nanos }
+    }
+}
+
+/// A date and time of day: in UTC by [`Tai64N::utc`], local by
+/// `sys::time::local_time`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DateTime {
+    pub year: i64,
+    /// 1 to 12.
+    pub month: u32,
+    /// 1 to 31.
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+}
+
+/// Year, month and day of the proleptic Gregorian calendar, `days` after
+/// 1970-01-01 (Howard Hinnant's civil_from_days).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// A lower-case hex digit's value, the digits daemontools writes (and
+/// `tai64nlocal` reads).
+pub fn hex_digit(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
     }
 }
 
@@ -128,6 +175,25 @@ mod tests {
         let t = Tai64N::from_system(UNIX_EPOCH - Duration::from_millis(1500));
         assert_eq!(t.unix_secs(), -2);
         assert_eq!(t.nanos, 500_000_000);
+    }
+
+    #[test]
+    fn utc_dates() {
+        let at = |unix: i64| Tai64N { secs: UNIX_EPOCH_LABEL.wrapping_add(unix as u64), nanos: 0 };
+        let utc = |y, mo, d, h, mi, s| DateTime {
+            year: y,
+            month: mo,
+            day: d,
+            hour: h,
+            minute: mi,
+            second: s,
+        };
+        assert_eq!(at(0).utc(), utc(1970, 1, 1, 0, 0, 0));
+        assert_eq!(at(1_764_052_429).utc(), utc(2025, 11, 25, 6, 33, 49));
+        assert_eq!(at(951_782_400).utc(), utc(2000, 2, 29, 0, 0, 0));
+        assert_eq!(at(951_868_799).utc(), utc(2000, 2, 29, 23, 59, 59));
+        assert_eq!(at(4_107_542_400).utc(), utc(2100, 3, 1, 0, 0, 0));
+        assert_eq!(at(-1).utc(), utc(1969, 12, 31, 23, 59, 59));
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub use account::{Account, drop_privileges};
 pub use envdir::{OnDirectory, read_envdir};
 pub use exec::{EnvChanges, exec, exec_as};
 pub use limits::{Limit, MEMORY, set_soft_limit};
+// The chain tools' getopt, shared with svlogd.
+pub use crate::getopt::options;
 
 use crate::errstr;
 use crate::fail::Failure;
@@ -72,63 +74,5 @@ pub fn lock_file(path: &Path, wait: bool) -> Result<Flock<File>, LockError> {
 /// Parse a decimal count as daemontools' `scan_ulong` does, but whole:
 /// anything but digits (or an empty string) is `None`.
 pub fn parse_count(text: &OsString) -> Option<u64> {
-    let bytes = text.as_encoded_bytes();
-    if bytes.is_empty() || !bytes.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(bytes).ok()?.parse().ok()
-}
-
-/// Parse getopt-style options as daemontools' tools do: letters in `flags`
-/// stand alone, letters in `valued` take an argument (the rest of the word,
-/// or the next word); options end at the first non-option, `-` or `--`.
-/// Each option goes to `on`, in order. Returns the rest of the command
-/// line. An unknown letter or a missing argument is reported as getopt
-/// does, then `usage`.
-///
-/// Written out rather than taken from lexopt, which reads `-m=` as `-m`
-/// with an empty value, where getopt (and `softlimit -m=`) means `=`.
-pub fn options(
-    args: Vec<OsString>,
-    tool: &str,
-    flags: &str,
-    valued: &str,
-    usage: impl Fn() -> Failure,
-    mut on: impl FnMut(char, Option<OsString>) -> Result<(), Failure>,
-) -> Result<Vec<OsString>, Failure> {
-    use std::os::unix::ffi::OsStrExt;
-    let complain = |problem: &str, letter: char| {
-        let usage = usage();
-        let shown = match usage.kind {
-            crate::fail::FailureKind::Usage => format!("{tool}: usage: {}", usage.message),
-            _ => usage.message,
-        };
-        Failure::bare(usage.code, format!("{tool}: {problem} -- {letter}\n{shown}"))
-    };
-    let mut args = args.into_iter().peekable();
-    while let Some(word) = args.next_if(|w| w.len() > 1 && w.as_bytes()[0] == b'-') {
-        if word == "--" {
-            break;
-        }
-        let bytes = word.as_bytes();
-        let mut at = 1;
-        while at < bytes.len() {
-            let letter = char::from(bytes[at]);
-            at += 1;
-            if flags.contains(letter) {
-                on(letter, None)?;
-            } else if valued.contains(letter) {
-                let value = if at < bytes.len() {
-                    OsString::from(std::ffi::OsStr::from_bytes(&bytes[at..]))
-                } else {
-                    args.next().ok_or_else(|| complain("option requires an argument", letter))?
-                };
-                on(letter, Some(value))?;
-                break;
-            } else {
-                return Err(complain("illegal option", letter));
-            }
-        }
-    }
-    Ok(args.collect())
+    crate::decimal::whole(text.as_encoded_bytes())
 }

@@ -1,39 +1,47 @@
 //! The per-line work of a logger, without I/O: selection, stamps, `e` and
-//! `=FILE` contents, and where each log directory must rotate.
+//! `=FILE` contents, how many bytes each directory's `current` holds, and
+//! when each must rotate (full, near full at a line end, old, `ALRM`).
 //!
 //! The driver feeds input bytes; the engine appends the output for each
 //! directory to that directory's buffer and stops whenever a directory must
-//! rotate (full, or past its threshold at a line end) or a buffer is big
-//! enough to write. It never writes more than a directory's room, so a line
-//! longer than the room is split across files, as multilog does.
+//! rotate or a buffer is big enough to write; the driver then hands the
+//! output to a [`Sink`] ([`Engine::drain`]). It never writes more than a
+//! directory's room, so a line longer than the room is split across
+//! files, as multilog does.
+
+use std::time::{Duration, Instant};
 
 use super::pattern::{HEAD, matches, sv_matches};
 use super::script::{Action, Script, Stamp};
 use crate::tai64::Tai64N;
 
 /// Bytes of `@` + 24 hex digits + space.
-pub const STAMP: usize = 26;
+const STAMP: usize = 26;
 /// Rotate at a line end once `current` holds at least size minus this.
 pub const SLACK: u64 = 2000;
 /// `e` prints at most this much of a line.
-pub const ALERT: usize = 200;
+const ALERT: usize = 200;
 /// A status file's exact size.
-pub const STATUS: usize = HEAD + 1;
+const STATUS: usize = HEAD + 1;
 
 /// The output state of one directory.
 #[derive(Debug, Clone)]
-pub struct Out {
+struct Out {
     /// Maximum size of `current`.
-    pub size: u64,
+    size: u64,
     /// Bytes in `current` plus bytes buffered for it.
-    pub bytes: u64,
+    bytes: u64,
     /// Rotate at a line end once `bytes` reaches `size - slack`.
-    pub slack: u64,
+    slack: u64,
     /// Bytes waiting to be written to `current`.
-    pub buf: Vec<u8>,
+    buf: Vec<u8>,
     /// A line end left `current` near full: rotate it now. (Only a line
     /// written decides this, never the size found at start-up.)
     rotate_now: bool,
+    /// svlogd's `t`: a non-empty `current` rotates this long after the
+    /// last deadline (the first counts from the start).
+    max_age: Option<Duration>,
+    deadline: Option<Instant>,
 }
 
 impl Out {
@@ -77,15 +85,31 @@ pub struct HeadLeft {
     pub complete: bool,
 }
 
+/// Where the engine's output goes: the driver's I/O, called by
+/// [`Engine::drain`] in this order.
+pub trait Sink {
+    /// Send directory `dir`'s datagram (svlogd's `u`/`U`). A line that
+    /// could not be sent goes to `current` after the warning returned, as
+    /// runit does it.
+    fn send(&mut self, dir: usize, datagram: &[u8]) -> Result<(), &'static [u8]>;
+    /// Print lines on standard error (`e`).
+    fn alert(&mut self, text: &[u8]);
+    /// Replace the contents of status file `file` (`=FILE`).
+    fn status(&mut self, file: usize, contents: &[u8]);
+    /// Append `bytes` to directory `dir`'s `current`, which holds `at`
+    /// bytes before them.
+    fn append(&mut self, dir: usize, at: u64, bytes: &[u8]);
+}
+
 /// Why [`Engine::feed`] stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stop {
     /// Every byte was consumed.
     Done,
-    /// Some directory must rotate now (see [`Engine::due`]); write the
-    /// buffers first.
+    /// Some directory must rotate now (see [`Engine::due`]); drain the
+    /// output first.
     Rotate,
-    /// A buffer is big enough: write it.
+    /// A buffer is big enough: drain the output.
     Flush,
 }
 
@@ -100,7 +124,8 @@ enum Phase {
     Body,
 }
 
-/// The logger's line state.
+/// The logger's state: where it is in a line, what the script selected,
+/// and for each directory the bytes of `current` and when it rotates.
 pub struct Engine {
     actions: Vec<Action>,
     stamp: Stamp,
@@ -115,11 +140,11 @@ pub struct Engine {
     prefix_done: bool,
     /// Bytes of each prefix out so far (a prefix may span a rotation).
     prefix_at: usize,
-    pub outs: Vec<Out>,
+    outs: Vec<Out>,
     /// Pending bytes for stderr (`e`).
-    pub alerts: Vec<u8>,
+    alerts: Vec<u8>,
     /// New contents of each status file, set when it changed.
-    pub status: Vec<Option<Box<[u8; STATUS]>>>,
+    status: Vec<Option<Box<[u8; STATUS]>>>,
     phase: Phase,
     /// The current line's stamp and head, as far as known.
     head: Vec<u8>,
@@ -130,16 +155,16 @@ pub struct Engine {
     /// Bytes of `head` already appended to the selected directories.
     emitted: usize,
     /// Flush a buffer once it holds this much.
-    pub flush_at: usize,
+    flush_at: usize,
     /// svlogd's `-r`/`-R`: a byte map applied to line contents.
-    pub replace: Option<Box<[u8; 256]>>,
+    replace: Option<Box<[u8; 256]>>,
     /// Datagrams to send: directory index and the stamped, prefixed line.
-    pub datagrams: Vec<(usize, Vec<u8>)>,
+    datagrams: Vec<(usize, Vec<u8>)>,
     /// Per directory: (send by UDP, only by UDP).
     udp: Vec<(bool, bool)>,
     /// At end of input, complete a last line without newline (multilog)
     /// rather than drop it (svlogd, when none of it went out yet).
-    pub complete_last: bool,
+    complete_last: bool,
 }
 
 impl Engine {
@@ -163,6 +188,8 @@ impl Engine {
                     slack: d.slack,
                     buf: Vec::with_capacity(1 << 16),
                     rotate_now: false,
+                    max_age: (d.max_age > 0).then(|| Duration::from_secs(d.max_age)),
+                    deadline: None,
                 })
                 .collect(),
             alerts: Vec::new(),
@@ -172,15 +199,29 @@ impl Engine {
             head_complete: false,
             selected: vec![false; script.dirs.len()],
             emitted: 0,
-            flush_at: 1 << 18,
-            replace: None,
+            flush_at: script.flush_at,
+            replace: script.replace.clone(),
             datagrams: Vec::new(),
             udp: script.dirs.iter().map(|d| (d.udp.is_some(), d.udp_only)).collect(),
-            complete_last: true,
+            complete_last: script.complete_last,
         }
     }
 
-    /// How many bytes each directory's `current` holds, as counted here.
+    /// Directory `i`'s `current` holds `size` bytes as writing begins (or
+    /// goes on after a crash); its age counts from `now`.
+    pub fn started(&mut self, i: usize, size: u64, now: Instant) {
+        let out = &mut self.outs[i];
+        out.bytes = size;
+        out.deadline = out.max_age.map(|age| now + age);
+    }
+
+    /// How many bytes directory `i`'s `current` holds, buffered output
+    /// included.
+    pub fn size(&self, i: usize) -> u64 {
+        self.outs[i].bytes
+    }
+
+    /// [`Engine::size`] of every directory.
     pub fn sizes(&self) -> Vec<u64> {
         self.outs.iter().map(|o| o.bytes).collect()
     }
@@ -251,6 +292,60 @@ impl Engine {
         debug_assert!(self.outs[i].buf.is_empty());
         self.outs[i].bytes = 0;
         self.outs[i].rotate_now = false;
+    }
+
+    /// `ALRM`: the directories to rotate now, every one not empty.
+    pub fn alarm(&self) -> Vec<usize> {
+        (0..self.outs.len()).filter(|&i| self.outs[i].bytes > 0).collect()
+    }
+
+    /// svlogd's `t` at `now`: the directories to rotate for age (a
+    /// deadline passed and `current` is not empty; the next deadline is
+    /// set either way), and how long until the next deadline, if any.
+    pub fn aged(&mut self, now: Instant) -> (Vec<usize>, Option<Duration>) {
+        let mut old = Vec::new();
+        let mut next: Option<Duration> = None;
+        for (i, out) in self.outs.iter_mut().enumerate() {
+            let (Some(age), Some(deadline)) = (out.max_age, out.deadline) else { continue };
+            let mut left = deadline.saturating_duration_since(now);
+            if left.is_zero() {
+                if out.bytes > 0 {
+                    old.push(i);
+                }
+                left = age;
+                out.deadline = Some(now + age);
+            }
+            next = Some(next.map_or(left, |n| n.min(left)));
+        }
+        (old, next)
+    }
+
+    /// Hand everything produced so far to `sink`: datagrams, alerts,
+    /// status files, then each directory's bytes.
+    pub fn drain(&mut self, sink: &mut impl Sink) {
+        for (i, gram) in self.datagrams.drain(..) {
+            if let Err(warning) = sink.send(i, &gram) {
+                let out = &mut self.outs[i];
+                out.buf.extend_from_slice(warning);
+                out.buf.extend_from_slice(&gram);
+                out.bytes += (warning.len() + gram.len()) as u64;
+            }
+        }
+        if !self.alerts.is_empty() {
+            sink.alert(&self.alerts);
+            self.alerts.clear();
+        }
+        for (i, contents) in self.status.iter_mut().enumerate() {
+            if let Some(contents) = contents.take() {
+                sink.status(i, &contents[..]);
+            }
+        }
+        for (i, out) in self.outs.iter_mut().enumerate() {
+            if !out.buf.is_empty() {
+                sink.append(i, out.bytes - out.buf.len() as u64, &out.buf);
+                out.buf.clear();
+            }
+        }
     }
 
     /// Consume input. `now` gives the hex stamp for a new line (called once
@@ -551,20 +646,8 @@ impl Engine {
 
 /// svlogd's readable UTC stamp: `YYYY-MM-DD_HH:MM:SS.xxxxx` (`sep`
 /// between date and time; five decimals, truncated).
-pub fn human(t: Tai64N, sep: u8) -> [u8; 25] {
-    let secs = t.unix_secs();
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+fn human(t: Tai64N, sep: u8) -> [u8; 25] {
+    let utc = t.utc();
     let mut out = [0u8; 25];
     let mut put = |at: usize, width: usize, mut value: u64| {
         for i in (at..at + width).rev() {
@@ -572,12 +655,12 @@ pub fn human(t: Tai64N, sep: u8) -> [u8; 25] {
             value /= 10;
         }
     };
-    put(0, 4, year.rem_euclid(10_000) as u64);
-    put(5, 2, month as u64);
-    put(8, 2, day as u64);
-    put(11, 2, (rem / 3600) as u64);
-    put(14, 2, (rem / 60 % 60) as u64);
-    put(17, 2, (rem % 60) as u64);
+    put(0, 4, utc.year.rem_euclid(10_000) as u64);
+    put(5, 2, u64::from(utc.month));
+    put(8, 2, u64::from(utc.day));
+    put(11, 2, u64::from(utc.hour));
+    put(14, 2, u64::from(utc.minute));
+    put(17, 2, u64::from(utc.second));
     put(20, 5, u64::from(t.nanos / 10_000));
     out[4] = b'-';
     out[7] = b'-';
@@ -588,19 +671,8 @@ pub fn human(t: Tai64N, sep: u8) -> [u8; 25] {
     out
 }
 
-/// svlogd's replacement map: bytes outside 0x20..0x7e (newline kept) and
-/// bytes in `also` become `with`.
-pub fn replacement(with: u8, also: &[u8]) -> Box<[u8; 256]> {
-    let mut map = Box::new([0u8; 256]);
-    for (i, m) in map.iter_mut().enumerate() {
-        let b = i as u8;
-        *m = if b != b'\n' && (!(0x20..0x7f).contains(&b) || also.contains(&b)) { with } else { b };
-    }
-    map
-}
-
 /// What `e` prints for a line: the first 200 bytes, `...` if cut, newline.
-pub fn alert(out: &mut Vec<u8>, line: &[u8]) {
+fn alert(out: &mut Vec<u8>, line: &[u8]) {
     if line.len() > ALERT {
         out.extend_from_slice(&line[..ALERT]);
         out.extend_from_slice(b"...");
@@ -611,7 +683,7 @@ pub fn alert(out: &mut Vec<u8>, line: &[u8]) {
 }
 
 /// A status file: the head, padded with newlines to 1001 bytes.
-pub fn status_contents(line: &[u8]) -> Box<[u8; STATUS]> {
+fn status_contents(line: &[u8]) -> Box<[u8; STATUS]> {
     let mut out = Box::new([b'\n'; STATUS]);
     let n = line.len().min(HEAD);
     out[..n].copy_from_slice(&line[..n]);
@@ -635,32 +707,66 @@ pub fn find_newline(bytes: &[u8]) -> Option<usize> {
     bytes[i..].iter().position(|&b| b == b'\n').map(|p| p + i)
 }
 
-/// Which `@` files to delete so that at most `num - 1` remain, given their
-/// names: the oldest (smallest stamp) first.
-pub fn excess(names: &[Vec<u8>], num: usize) -> Vec<&[u8]> {
-    let mut old: Vec<&[u8]> =
-        names.iter().map(|n| &n[..]).filter(|n| n.first() == Some(&b'@')).collect();
-    old.sort();
-    let keep = num.saturating_sub(1);
-    let cut = old.len().saturating_sub(keep);
-    old.truncate(cut);
-    old
+/// A [`Sink`] that keeps everything, for tests.
+#[cfg(test)]
+#[derive(Debug, Default)]
+pub struct Record {
+    /// Per directory, the files written: a new one is begun by the test
+    /// at each rotation.
+    pub files: Vec<Vec<Vec<u8>>>,
+    pub alerts: Vec<u8>,
+    pub status: Vec<Option<Vec<u8>>>,
+    pub sent: Vec<(usize, Vec<u8>)>,
+    /// Refuse datagrams with this warning.
+    pub refuse: Option<&'static [u8]>,
 }
 
-/// svlogd's old files: how many finished `@….s` files there are and the
-/// oldest, never `keep`. Debian's svlogd (runit 2.1.2) counts and removes
-/// only `.s` files: unfinished `.u` files stay until removed by hand.
-pub fn oldest<'a>(names: &'a [Vec<u8>], keep: Option<&[u8]>) -> (usize, Option<&'a [u8]>) {
-    let old =
-        names.iter().map(|n| &n[..]).filter(|n| n.len() == 27 && n[0] == b'@' && n[26] == b's');
-    let count = old.clone().count();
-    (count, old.filter(|n| Some(*n) != keep).min())
+#[cfg(test)]
+impl Record {
+    pub fn new(dirs: usize) -> Record {
+        Record { files: vec![vec![Vec::new()]; dirs], ..Record::default() }
+    }
+
+    /// What directory `dir`'s `current` holds now.
+    pub fn current(&self, dir: usize) -> &[u8] {
+        self.files[dir].last().expect("a file")
+    }
+}
+
+#[cfg(test)]
+impl Sink for Record {
+    fn send(&mut self, dir: usize, datagram: &[u8]) -> Result<(), &'static [u8]> {
+        match self.refuse {
+            Some(warning) => Err(warning),
+            None => {
+                self.sent.push((dir, datagram.to_vec()));
+                Ok(())
+            }
+        }
+    }
+
+    fn alert(&mut self, text: &[u8]) {
+        self.alerts.extend_from_slice(text);
+    }
+
+    fn status(&mut self, file: usize, contents: &[u8]) {
+        if self.status.len() <= file {
+            self.status.resize(file + 1, None);
+        }
+        self.status[file] = Some(contents.to_vec());
+    }
+
+    fn append(&mut self, dir: usize, at: u64, bytes: &[u8]) {
+        let current = self.files[dir].last_mut().expect("a file");
+        assert_eq!(at, current.len() as u64, "the engine's count of current");
+        current.extend_from_slice(bytes);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::log::script::parse;
+    use crate::log::script::{DirSpec, parse};
     use std::ffi::OsString;
 
     fn engine(args: &[&str]) -> Engine {
@@ -686,7 +792,7 @@ mod tests {
 
     /// Feed everything, rotating (recording file contents) as needed.
     fn run(e: &mut Engine, input: &[u8]) -> Vec<Vec<Vec<u8>>> {
-        let mut files: Vec<Vec<Vec<u8>>> = vec![vec![Vec::new()]; e.outs.len()];
+        let mut record = Record::new(e.outs.len());
         let mut now = clock();
         let mut pos = 0;
         let mut finishing = false;
@@ -698,10 +804,8 @@ mod tests {
                 pos += n;
                 stop
             };
-            for (i, out) in e.outs.iter_mut().enumerate() {
-                files[i].last_mut().unwrap().append(&mut out.buf);
-            }
-            for (i, file) in files.iter_mut().enumerate() {
+            e.drain(&mut record);
+            for (i, file) in record.files.iter_mut().enumerate() {
                 if e.due(i) {
                     e.rotated(i);
                     file.push(Vec::new());
@@ -709,7 +813,7 @@ mod tests {
             }
             if stop == Stop::Done {
                 if finishing {
-                    return files;
+                    return record.files;
                 }
                 finishing = true;
             }
@@ -773,11 +877,13 @@ mod tests {
         let mut now = clock();
         let (n, stop) = e.feed(&input, &mut now);
         assert_eq!((n, stop), (input.len(), Stop::Done));
+        let mut record = Record::new(0);
+        e.drain(&mut record);
         let mut want = b"hello\n".to_vec();
         want.extend_from_slice(&long[..200]);
         want.extend_from_slice(b"...\n");
-        assert_eq!(e.alerts, want);
-        let st = e.status[0].as_ref().unwrap();
+        assert_eq!(record.alerts, want);
+        let st = record.status[0].as_ref().unwrap();
         assert_eq!(&st[..300], &long[..]);
         assert!(st[300..].iter().all(|&b| b == b'\n'));
     }
@@ -788,7 +894,9 @@ mod tests {
         let line = vec![b'q'; 5000];
         let mut now = clock();
         e.feed(&line, &mut now);
-        let st = e.status[0].as_ref().unwrap();
+        let mut record = Record::new(0);
+        e.drain(&mut record);
+        let st = record.status[0].as_ref().unwrap();
         assert!(st[..1000].iter().all(|&b| b == b'q'));
         assert_eq!(st[1000], b'\n');
     }
@@ -801,7 +909,9 @@ mod tests {
             let (n, stop) = e.feed(part, &mut now);
             assert_eq!((n, stop), (part.len(), Stop::Done));
         }
-        assert_eq!(e.outs[0].buf, b"abcdef\n");
+        let mut record = Record::new(1);
+        e.drain(&mut record);
+        assert_eq!(record.current(0), b"abcdef\n");
     }
 
     #[test]
@@ -843,6 +953,81 @@ mod tests {
     }
 
     #[test]
+    fn alarm_rotates_every_directory_not_empty() {
+        let mut e = engine(&["./a", "-x*", "./b", "./c"]);
+        let mut now = clock();
+        e.started(2, 7, Instant::now());
+        e.feed(b"x\n", &mut now);
+        assert_eq!(e.alarm(), vec![0, 2]);
+        assert_eq!(e.sizes(), vec![2, 0, 7], "-x* deselected the line for b and c");
+        e.drain(&mut Record::new(3));
+        e.rotated(0);
+        assert_eq!(e.alarm(), vec![2]);
+    }
+
+    #[test]
+    fn age_rotates_a_current_not_empty_at_each_deadline() {
+        let script = Script {
+            dirs: vec![
+                DirSpec { max_age: 10, ..DirSpec::default() },
+                DirSpec::default(),
+                DirSpec { max_age: 4, ..DirSpec::default() },
+            ],
+            actions: vec![Action::Dir(0), Action::Dir(1), Action::Dir(2)],
+            ..Script::default()
+        };
+        let mut e = Engine::new(&script);
+        let start = Instant::now();
+        let at = |secs| start + Duration::from_secs(secs);
+        for i in 0..3 {
+            e.started(i, 0, start);
+        }
+        assert_eq!(e.aged(at(1)), (vec![], Some(Duration::from_secs(3))));
+        // Directory 2's deadline passes while it is empty: nothing to
+        // rotate, and the next one is 4 s on.
+        assert_eq!(e.aged(at(4)), (vec![], Some(Duration::from_secs(4))));
+        e.feed(b"line\n", &mut clock());
+        assert_eq!(e.aged(at(7)), (vec![], Some(Duration::from_secs(1))));
+        assert_eq!(e.aged(at(8)), (vec![2], Some(Duration::from_secs(2))));
+        e.drain(&mut Record::new(3));
+        e.rotated(2);
+        assert_eq!(e.aged(at(10)), (vec![0], Some(Duration::from_secs(2))));
+        assert_eq!(e.aged(at(12)), (vec![], Some(Duration::from_secs(4))));
+        let mut none = Engine::new(&Script { dirs: vec![DirSpec::default()], ..Script::default() });
+        none.started(0, 1, start);
+        assert_eq!(none.aged(at(100)), (vec![], None));
+    }
+
+    #[test]
+    fn datagrams_not_sent_go_to_current_after_the_warning() {
+        let script = Script {
+            actions: vec![Action::Dir(0)],
+            dirs: vec![DirSpec {
+                udp: Some("127.0.0.1:9".parse().unwrap()),
+                udp_only: true,
+                ..DirSpec::default()
+            }],
+            svlogd: true,
+            head: 1000,
+            ..Script::default()
+        };
+        let mut e = Engine::new(&script);
+        e.started(0, 5, Instant::now());
+        e.feed(b"one\n", &mut clock());
+        let mut record = Record::new(1);
+        record.files[0][0] = b"old\n\n".to_vec();
+        record.refuse = Some(b"warning: failure sending through udp: ");
+        e.drain(&mut record);
+        assert_eq!(record.current(0), b"old\n\nwarning: failure sending through udp: one\n");
+        assert_eq!(e.size(0), record.current(0).len() as u64);
+        record.refuse = None;
+        e.feed(b"two\n", &mut clock());
+        e.drain(&mut record);
+        assert_eq!(record.sent, vec![(0, b"two\n".to_vec())]);
+        assert_eq!(e.size(0), 5 + 38 + 4, "U: a line sent is not written");
+    }
+
+    #[test]
     fn newline_finder() {
         for len in 0..40 {
             for at in 0..len {
@@ -880,7 +1065,7 @@ mod tests {
         let files = run(&mut whole, &input);
         // Now stop after each batch, write its note, and go on in a new
         // engine (as a restarted logger would), the old engine dropped.
-        let mut files_again: Vec<Vec<u8>> = vec![Vec::new()];
+        let mut again = Record::new(1);
         let mut engine = Engine::new(&script);
         let mut now = clock();
         let (mut pos, mut batches) = (0, 0);
@@ -889,60 +1074,29 @@ mod tests {
             pos += n;
             batches += 1;
             assert!(batches < 1000, "no progress at input byte {pos}");
-            files_again.last_mut().unwrap().append(&mut engine.outs[0].buf);
-            let bytes = engine.outs[0].bytes;
+            engine.drain(&mut again);
+            let bytes = engine.size(0);
             let due = engine.due(0);
             let line = engine.line_state();
             assert!(line.is_some() || engine.at_line_start(), "a batch ends in a known state");
             engine = Engine::new(&script);
-            engine.outs[0].bytes = bytes;
+            engine.started(0, bytes, Instant::now());
             if let Some(line) = line {
                 engine.resume_body(line);
             }
             if due {
                 engine.rotated(0);
-                files_again.push(Vec::new());
+                again.files[0].push(Vec::new());
             }
         }
         assert!(batches > 6, "{batches} batches");
         let concat = |f: &[Vec<u8>]| f.concat();
         assert_eq!(
-            String::from_utf8_lossy(&concat(&files_again)),
+            String::from_utf8_lossy(&concat(&again.files[0])),
             String::from_utf8_lossy(&concat(&files[0]))
         );
         let sizes = |f: &[Vec<u8>]| f.iter().map(Vec::len).filter(|&n| n > 0).collect::<Vec<_>>();
-        assert_eq!(sizes(&files_again), sizes(&files[0]));
+        assert_eq!(sizes(&again.files[0]), sizes(&files[0]));
         assert!(sizes(&files[0]).iter().all(|&n| n <= 30), "{:?}", sizes(&files[0]));
-    }
-
-    #[test]
-    fn svlogd_oldest() {
-        let names: Vec<Vec<u8>> = [
-            "@400000006b0680a010b1f2dc.s",
-            "@400000006b0680a010a82324.u",
-            "@400000006b0680a010ba3bf4.s",
-            "@400000006b0680a010a00000.t",
-            "@short.s",
-            "current",
-            "lock",
-        ]
-        .iter()
-        .map(|s| s.as_bytes().to_vec())
-        .collect();
-        assert_eq!(oldest(&names, None), (2, Some(&b"@400000006b0680a010b1f2dc.s"[..])));
-        let keep = b"@400000006b0680a010b1f2dc.s";
-        assert_eq!(oldest(&names, Some(keep)), (2, Some(&b"@400000006b0680a010ba3bf4.s"[..])));
-        assert_eq!(oldest(&names[4..], None), (0, None));
-    }
-
-    #[test]
-    fn excess_files() {
-        let names: Vec<Vec<u8>> = ["@3.s", "current", "@1.s", "@2.u", "lock"]
-            .iter()
-            .map(|s| s.as_bytes().to_vec())
-            .collect();
-        assert_eq!(excess(&names, 3), vec![&b"@1.s"[..]]);
-        assert_eq!(excess(&names, 2), vec![&b"@1.s"[..], b"@2.u"]);
-        assert!(excess(&names, 10).is_empty());
     }
 }

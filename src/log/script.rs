@@ -4,6 +4,8 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 
+use crate::decimal::scan_ulong;
+
 /// Smallest, largest and default `s` (bytes per file).
 pub const SIZE_MIN: u64 = 4096;
 pub const SIZE_MAX: u64 = 16_777_215;
@@ -73,8 +75,8 @@ pub enum Action {
     Dir(usize),
 }
 
-/// A parsed script.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// A parsed script: everything the engine is to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Script {
     pub stamp: Stamp,
     /// Patterns see the stamp (multilog) or not (svlogd).
@@ -86,22 +88,45 @@ pub struct Script {
     pub actions: Vec<Action>,
     pub dirs: Vec<DirSpec>,
     pub status: Vec<PathBuf>,
+    /// At end of input, complete a last line without newline (multilog)
+    /// rather than drop it (svlogd, when none of it went out yet).
+    pub complete_last: bool,
+    /// svlogd's `-r`/`-R`: a byte map applied to the head of each line.
+    pub replace: Option<Box<[u8; 256]>>,
+    /// Write a directory's buffer once it holds this much.
+    pub flush_at: usize,
 }
 
-/// Parse a decimal number as daemontools' scan_ulong does: leading digits,
-/// the rest ignored, no digits meaning 0.
-fn number(text: &[u8]) -> u64 {
-    let mut n: u64 = 0;
-    for &b in text.iter().take_while(|b| b.is_ascii_digit()) {
-        n = n.saturating_mul(10).saturating_add(u64::from(b - b'0'));
+/// Buffered output is written once it reaches this size.
+const FLUSH_AT: usize = 1 << 18;
+
+impl Default for Script {
+    fn default() -> Script {
+        Script {
+            stamp: Stamp::None,
+            match_stamp: false,
+            svlogd: false,
+            head: 0,
+            actions: Vec::new(),
+            dirs: Vec::new(),
+            status: Vec::new(),
+            complete_last: true,
+            replace: None,
+            flush_at: FLUSH_AT,
+        }
     }
-    n
 }
 
 /// Parse the script. Arguments multilog does not know are ignored, as
 /// multilog ignores them.
 pub fn parse(args: &[OsString]) -> Script {
-    let mut script = Script { match_stamp: true, head: super::pattern::HEAD, ..Script::default() };
+    let mut script = Script {
+        match_stamp: true,
+        head: super::pattern::HEAD,
+        // multilog's buffers grow to 4 MiB before a batch is cut for a write.
+        flush_at: 4 << 20,
+        ..Script::default()
+    };
     let mut size = SIZE_DEFAULT;
     let mut num = NUM_DEFAULT;
     let mut processor: Option<Vec<u8>> = None;
@@ -112,8 +137,8 @@ pub fn parse(args: &[OsString]) -> Script {
         };
         match first {
             b't' if i == 0 => script.stamp = Stamp::Tai64n,
-            b's' => size = number(rest).clamp(SIZE_MIN, SIZE_MAX),
-            b'n' => num = (number(rest).min(usize::MAX as u64) as usize).max(NUM_MIN),
+            b's' => size = scan_ulong(rest).0.clamp(SIZE_MIN, SIZE_MAX),
+            b'n' => num = (scan_ulong(rest).0.min(usize::MAX as u64) as usize).max(NUM_MIN),
             b'!' => processor = Some(rest.to_vec()),
             b'+' => script.actions.push(Action::Select(rest.to_vec())),
             b'-' => script.actions.push(Action::Deselect(rest.to_vec())),

@@ -4,10 +4,13 @@
 
 use std::ffi::OsString;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 
 use super::script::{Action, DirSpec, Script, Stamp};
+use crate::decimal::scan_ulong;
+use crate::fail::Failure;
+use crate::getopt;
 
 /// The usage line, as svlogd prints it (followed by an empty line).
 pub const USAGE: &str = "usage: svlogd [-ttv] [-r c] [-R abc] [-l len] [-b buflen] dir ...\n";
@@ -40,30 +43,14 @@ pub struct Options {
     pub dirs: Vec<OsString>,
 }
 
-/// Why the command line was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OptError {
-    /// An option svlogd does not know: `illegal option -- X`, then usage.
-    Illegal(char),
-    /// An option lacking its argument: `option requires an argument -- X`.
-    Missing(char),
-    /// Anything else: usage alone.
-    Usage,
-}
-
-/// Parse a decimal number as runit's scan_ulong: leading digits only, no
-/// digits meaning 0.
-pub fn number(text: &[u8]) -> u64 {
-    let mut n: u64 = 0;
-    for &b in text.iter().take_while(|b| b.is_ascii_digit()) {
-        n = n.saturating_mul(10).saturating_add(u64::from(b - b'0'));
-    }
-    n
+/// svlogd's usage failure: the usage line and an empty line, exit 111.
+fn usage() -> Failure {
+    Failure::bare(111, USAGE)
 }
 
 /// Parse svlogd's arguments (after the program name) as its getopt string
 /// `R:r:l:b:tvV` does.
-pub fn parse_options(args: &[OsString]) -> Result<Options, OptError> {
+pub fn parse_options(args: &[OsString]) -> Result<Options, Failure> {
     let mut opts = Options {
         stamp: Stamp::None,
         verbose: false,
@@ -74,76 +61,52 @@ pub fn parse_options(args: &[OsString]) -> Result<Options, OptError> {
         dirs: Vec::new(),
     };
     let mut stamps = 0;
-    let mut i = 0;
-    while i < args.len() {
-        let arg = args[i].as_bytes();
-        if arg == b"--" {
-            i += 1;
-            break;
-        }
-        if arg.len() < 2 || arg[0] != b'-' {
-            break;
-        }
-        let mut j = 1;
-        while j < arg.len() {
-            let c = arg[j];
-            j += 1;
-            match c {
-                b't' => stamps = (stamps + 1).min(3),
-                b'v' => opts.verbose = true,
-                b'V' => {}
-                b'R' | b'r' | b'l' | b'b' => {
-                    let value: Vec<u8> = if j < arg.len() {
-                        arg[j..].to_vec()
-                    } else {
-                        i += 1;
-                        match args.get(i) {
-                            Some(v) => v.as_bytes().to_vec(),
-                            None => return Err(OptError::Missing(c as char)),
-                        }
-                    };
-                    j = arg.len();
-                    match c {
-                        b'R' => {
-                            opts.replace_set = value;
-                            opts.replace.get_or_insert(b'_');
-                        }
-                        b'r' => {
-                            if value.len() != 1 || value[0] == 0 {
-                                return Err(OptError::Usage);
-                            }
-                            opts.replace = Some(value[0]);
-                        }
-                        b'l' => {
-                            opts.linemax = match number(&value) {
-                                0 => LINEMAX_DEFAULT,
-                                n => n.min(usize::MAX as u64 >> 1) as usize,
-                            }
-                        }
-                        _ => {
-                            opts.buflen = match number(&value) {
-                                0 => BUFLEN_DEFAULT,
-                                n => n.min(usize::MAX as u64 >> 1) as usize,
-                            }
-                        }
-                    }
-                }
-                other => return Err(OptError::Illegal(other as char)),
+    let dirs = getopt::options(args.to_vec(), "svlogd", "tvV", "Rrlb", usage, |letter, value| {
+        let value = value.map(OsString::into_vec).unwrap_or_default();
+        // -l and -b: 0 (or no number) means the default.
+        let size = |default: usize| match scan_ulong(&value).0 {
+            0 => default,
+            n => n.min(usize::MAX as u64 >> 1) as usize,
+        };
+        match letter {
+            't' => stamps = (stamps + 1).min(3),
+            'v' => opts.verbose = true,
+            'R' => {
+                opts.replace_set = value;
+                opts.replace.get_or_insert(b'_');
             }
+            'r' => match value[..] {
+                [with] if with != 0 => opts.replace = Some(with),
+                _ => return Err(usage()),
+            },
+            'l' => opts.linemax = size(LINEMAX_DEFAULT),
+            'b' => opts.buflen = size(BUFLEN_DEFAULT),
+            _ => {}
         }
-        i += 1;
-    }
+        Ok(())
+    })?;
     opts.stamp = match stamps {
         0 => Stamp::None,
         1 => Stamp::Tai64n,
         2 => Stamp::Human(b'_'),
         _ => Stamp::Human(b'T'),
     };
-    opts.dirs = args[i..].to_vec();
+    opts.dirs = dirs;
     if opts.dirs.is_empty() || opts.buflen <= opts.linemax {
-        return Err(OptError::Usage);
+        return Err(usage());
     }
     Ok(opts)
+}
+
+/// svlogd's replacement map: bytes outside 0x20..0x7e (newline kept) and
+/// bytes in `also` become `with`.
+fn replacement(with: u8, also: &[u8]) -> Box<[u8; 256]> {
+    let mut map = Box::new([0u8; 256]);
+    for (i, m) in map.iter_mut().enumerate() {
+        let b = i as u8;
+        *m = if b != b'\n' && (!(0x20..0x7f).contains(&b) || also.contains(&b)) { with } else { b };
+    }
+    map
 }
 
 /// One selection instruction of a `config` file, in order.
@@ -208,7 +171,7 @@ pub fn parse_addr(text: &[u8]) -> Result<SocketAddrV4, String> {
         .and_then(|ip| ip.parse().ok())
         .ok_or_else(|| format!("unable to scan ip address: {}", shown()))?;
     let port = match text[end..].strip_prefix(b":") {
-        Some(port) => match number(port) {
+        Some(port) => match scan_ulong(port).0 {
             0 => {
                 return Err(format!(
                     "unable to scan port number: {}",
@@ -225,8 +188,7 @@ pub fn parse_addr(text: &[u8]) -> Result<SocketAddrV4, String> {
 /// A number with a unit letter after it: `units` pairs a letter with its
 /// multiplier (runit's `s100k`, `t2h`).
 fn scaled(text: &[u8], units: &[(u8, u64)]) -> u64 {
-    let n = number(text);
-    let digits = text.iter().take_while(|b| b.is_ascii_digit()).count();
+    let (n, digits) = scan_ulong(text);
     let unit = text.get(digits).and_then(|c| units.iter().find(|(u, _)| u == c));
     unit.map_or(n, |(_, m)| n.saturating_mul(*m))
 }
@@ -244,8 +206,8 @@ pub fn parse_config(text: &[u8]) -> (Config, Vec<String>) {
             b'e' => config.insts.push(Inst::Alert(rest.to_vec())),
             b'E' => config.insts.push(Inst::NoAlert(rest.to_vec())),
             b's' => config.size = scaled(rest, &[(b'k', 1024), (b'm', 1024 * 1024)]),
-            b'n' => config.num = number(rest).min(usize::MAX as u64) as usize,
-            b'N' => config.min = number(rest).min(usize::MAX as u64) as usize,
+            b'n' => config.num = scan_ulong(rest).0.min(usize::MAX as u64) as usize,
+            b'N' => config.min = scan_ulong(rest).0.min(usize::MAX as u64) as usize,
             b't' => config.timeout = scaled(rest, &[(b'm', 60), (b'h', 3600)]),
             b'!' => config.processor = (!rest.is_empty()).then(|| rest.to_vec()),
             b'p' => config.prefix = rest.to_vec(),
@@ -273,6 +235,9 @@ pub fn script(opts: &Options, configs: &[(PathBuf, Config)]) -> Script {
         match_stamp: false,
         svlogd: true,
         head: opts.linemax,
+        // runit drops a last line that has no newline and is shorter than -l.
+        complete_last: false,
+        replace: opts.replace.map(|with| replacement(with, &opts.replace_set)),
         ..Script::default()
     };
     for (i, (path, config)) in configs.iter().enumerate() {
@@ -329,14 +294,20 @@ mod tests {
 
     #[test]
     fn bad_options() {
-        assert_eq!(parse_options(&args(&[])), Err(OptError::Usage));
-        assert_eq!(parse_options(&args(&["-t"])), Err(OptError::Usage));
-        assert_eq!(parse_options(&args(&["-x", "d"])), Err(OptError::Illegal('x')));
-        assert_eq!(parse_options(&args(&["-r", "ab", "d"])), Err(OptError::Usage));
-        assert_eq!(parse_options(&args(&["-l", "5", "-b", "3", "d"])), Err(OptError::Usage));
-        assert_eq!(parse_options(&args(&["-l", "1024", "d"])), Err(OptError::Usage));
+        let refused = |list: &[&str]| parse_options(&args(list)).unwrap_err();
+        let usage = Failure::bare(111, USAGE);
+        assert_eq!(refused(&[]), usage);
+        assert_eq!(refused(&["-t"]), usage);
+        let illegal = refused(&["-x", "d"]);
+        assert_eq!(illegal.message, format!("svlogd: illegal option -- x\n{USAGE}"));
+        assert_eq!(illegal.code, 111);
+        assert_eq!(refused(&["-r", "ab", "d"]), usage);
+        assert_eq!(refused(&["-r", "", "d"]), usage);
+        assert_eq!(refused(&["-l", "5", "-b", "3", "d"]), usage);
+        assert_eq!(refused(&["-l", "1024", "d"]), usage);
         assert_eq!(parse_options(&args(&["d", "-l"])).unwrap().dirs, args(&["d", "-l"]));
-        assert_eq!(parse_options(&args(&["-l"])), Err(OptError::Missing('l')));
+        let missing = refused(&["-l"]);
+        assert_eq!(missing.message, format!("svlogd: option requires an argument -- l\n{USAGE}"));
     }
 
     #[test]
@@ -383,7 +354,7 @@ mod tests {
 
     /// Run `input` through an engine built from one directory's config.
     fn through(config: &[u8], linemax: usize, input: &[u8]) -> (Vec<u8>, Vec<u8>, Vec<Vec<u8>>) {
-        use crate::log::engine::Engine;
+        use crate::log::engine::{Engine, Record};
         let mut opts = parse_options(&args(&["d"])).unwrap();
         opts.linemax = linemax;
         let configs = vec![(PathBuf::from("d"), parse_config(config).0)];
@@ -391,8 +362,10 @@ mod tests {
         let mut now = || crate::tai64::Tai64N { secs: 1 << 62, nanos: 0 };
         let (n, _) = engine.feed(input, &mut now);
         assert_eq!(n, input.len());
-        let grams = engine.datagrams.iter().map(|(_, g)| g.clone()).collect();
-        (engine.outs[0].buf.clone(), engine.alerts.clone(), grams)
+        let mut record = Record::new(1);
+        engine.drain(&mut record);
+        let grams = record.sent.iter().map(|(_, g)| g.clone()).collect();
+        (record.current(0).to_vec(), record.alerts, grams)
     }
 
     #[test]
@@ -416,15 +389,16 @@ mod tests {
 
     #[test]
     fn replacement_in_the_head_only() {
-        use crate::log::engine::{Engine, replacement};
+        use crate::log::engine::{Engine, Record};
         let mut opts = parse_options(&args(&["-r", "X", "-R", "b", "-l", "4", "d"])).unwrap();
         opts.linemax = 4;
         let configs = vec![(PathBuf::from("d"), Config::default())];
         let mut engine = Engine::new(&script(&opts, &configs));
-        engine.replace = opts.replace.map(|with| replacement(with, &opts.replace_set));
         let mut now = || crate::tai64::Tai64N { secs: 1 << 62, nanos: 0 };
         engine.feed(b"a\tbcd\x01b\nb\x01\n", &mut now);
-        assert_eq!(engine.outs[0].buf, b"aXXcd\x01b\nXX\n");
+        let mut record = Record::new(1);
+        engine.drain(&mut record);
+        assert_eq!(record.current(0), b"aXXcd\x01b\nXX\n");
     }
 
     #[test]
@@ -437,7 +411,7 @@ mod tests {
         engine.feed(b"short\n", &mut now);
         assert!(!engine.due(0), "s100 is below -l 1000: no rotation at a line end");
         engine.feed(&[b'x'; 1200], &mut now);
-        assert_eq!(engine.outs[0].buf.len(), 100);
+        assert_eq!(engine.size(0), 100);
         assert!(engine.due(0));
     }
 }

@@ -11,6 +11,8 @@
 //! the first one wins. As an extension, an IPv6 address may stand before
 //! the colon that starts the instruction (`::1:allow`).
 
+use crate::decimal::scan_ulong;
+
 /// One compiled rule: the cdb key and data.
 pub type Entry = (Vec<u8>, Vec<u8>);
 
@@ -91,8 +93,10 @@ fn expand(address: &[u8]) -> Option<Vec<Vec<u8>>> {
     let start = ip[..dash].iter().rposition(|&b| b == b'.').map_or(0, |i| i + 1);
     let low = digits_value(&ip[start..dash])?;
     let after = &ip[dash + 1..];
-    let len = after.iter().take_while(|b| b.is_ascii_digit()).count();
-    let high = digits_value(&after[..len])?;
+    let (high, len) = scan_ulong(after);
+    if len > 9 {
+        return None;
+    }
     let suffix = &after[len..];
     if !suffix.is_empty() && suffix[0] != b'.' {
         return None;
@@ -105,12 +109,12 @@ fn expand(address: &[u8]) -> Option<Vec<Vec<u8>>> {
     )
 }
 
-/// The value of a run of digits; empty is 0.
+/// The value of a run of at most 9 digits; empty is 0.
 fn digits_value(digits: &[u8]) -> Option<u64> {
-    if !digits.iter().all(u8::is_ascii_digit) || digits.len() > 9 {
-        return None;
+    match scan_ulong(digits) {
+        (value, len) if len == digits.len() && len <= 9 => Some(value),
+        _ => None,
     }
-    Some(digits.iter().fold(0, |n, &d| n * 10 + u64::from(d - b'0')))
 }
 
 /// What the rules say about a connection.

@@ -1,21 +1,10 @@
 //! Local time from the C library (`TZ`, `/etc/localtime`).
 
-/// A broken-down local time, as `localtime_r` gives it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LocalTime {
-    /// The full year (1900 + `tm_year`).
-    pub year: i64,
-    /// 1 to 12.
-    pub month: u32,
-    pub day: u32,
-    pub hour: u32,
-    pub minute: u32,
-    pub second: u32,
-}
+use crate::tai64::DateTime;
 
 /// The local time (by `TZ` or `/etc/localtime`) of a Unix time, or `None`
 /// when the C library cannot represent it (the year overflows an `int`).
-pub fn local_time(unix_secs: i64) -> Option<LocalTime> {
+pub fn local_time(unix_secs: i64) -> Option<DateTime> {
     let t: libc::time_t = unix_secs;
     // SAFETY: `tm` is plain data that localtime_r fills in; both pointers
     // are valid for the call and localtime_r keeps neither.
@@ -26,7 +15,7 @@ pub fn local_time(unix_secs: i64) -> Option<LocalTime> {
         }
         tm
     };
-    Some(LocalTime {
+    Some(DateTime {
         year: 1900 + i64::from(tm.tm_year),
         month: (tm.tm_mon + 1) as u32,
         day: tm.tm_mday as u32,

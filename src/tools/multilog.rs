@@ -10,15 +10,16 @@ use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
 
 use crate::fail::Failure;
+use crate::log::dir::multilog::MultilogDir;
 use crate::log::dir::{LogDir, Style};
 use crate::log::engine::Engine;
 use crate::log::{run, script};
 
 pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
     let script = script::parse(&args);
-    let mut dirs = Vec::with_capacity(script.dirs.len());
+    let mut dirs: Vec<Box<dyn LogDir>> = Vec::with_capacity(script.dirs.len());
     for spec in &script.dirs {
-        dirs.push(LogDir::lock(spec, Style::Multilog)?);
+        dirs.push(Box::new(MultilogDir::open(spec)?));
     }
     let mut status = Vec::with_capacity(script.status.len());
     for path in &script.status {
@@ -31,8 +32,6 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
             .map_err(|e| Failure::sys(format!("open {}", path.display()), &e))?;
         status.push(file);
     }
-    let mut engine = Engine::new(&script);
-    engine.flush_at = 4 << 20;
-    run::run(Style::Multilog, engine, dirs, status, None)?;
+    run::run(Style::Multilog, Engine::new(&script), dirs, status, None)?;
     Ok(0)
 }

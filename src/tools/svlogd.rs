@@ -16,32 +16,16 @@ use std::path::PathBuf;
 
 use crate::errstr;
 use crate::fail::{self, Failure};
-use crate::log::dir::{LogDir, Style};
-use crate::log::engine::{Engine, replacement};
+use crate::log::dir::svlogd::SvlogdDir;
+use crate::log::dir::{Current, LogDir, Style};
+use crate::log::engine::Engine;
 use crate::log::run;
-use crate::log::script::DirSpec;
-use crate::log::svlogd_config::{
-    Config, OptError, Options, USAGE, parse_config, parse_options, script,
-};
+use crate::log::svlogd_config::{Config, Options, parse_config, parse_options, script};
 
 const PROG: &str = "svlogd";
 
 pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
-    let opts = match parse_options(&args) {
-        Ok(opts) => opts,
-        Err(err) => {
-            let mut text = String::new();
-            match err {
-                OptError::Illegal(c) => text.push_str(&format!("svlogd: illegal option -- {c}\n")),
-                OptError::Missing(c) => {
-                    text.push_str(&format!("svlogd: option requires an argument -- {c}\n"))
-                }
-                OptError::Usage => {}
-            }
-            text.push_str(USAGE);
-            return Err(Failure::bare(111, text));
-        }
-    };
+    let opts = parse_options(&args)?;
     let style = Style::Svlogd { verbose: opts.verbose };
     let (engine, dirs) = open_all(&opts, style)?;
     let reload = || open_all(&opts, style);
@@ -51,32 +35,29 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
 
 /// Lock every log directory that can be used (warning about the others)
 /// and read its config; the engine for them. Fatal if none works.
-fn open_all(opts: &Options, style: Style) -> Result<(Engine, Vec<LogDir>), Failure> {
-    let mut dirs = Vec::with_capacity(opts.dirs.len());
+fn open_all(opts: &Options, style: Style) -> Result<(Engine, Vec<Box<dyn LogDir>>), Failure> {
+    let mut locked = Vec::with_capacity(opts.dirs.len());
     let mut configs = Vec::with_capacity(opts.dirs.len());
     for name in &opts.dirs {
         let path = PathBuf::from(name);
-        let spec = DirSpec { path: path.clone(), ..DirSpec::default() };
-        match LogDir::lock_existing(&spec, style) {
-            Ok(dir) => {
+        match Current::lock(&path, style) {
+            Ok(current) => {
                 configs.push((path, read_config(name, style)));
-                dirs.push(dir);
+                locked.push(current);
             }
             Err(failure) => fail::warn(PROG, &failure.message),
         }
     }
-    if dirs.is_empty() {
+    if locked.is_empty() {
         return Err(Failure::temporary("no functional log directories."));
     }
     let script = script(opts, &configs);
-    for (dir, spec) in dirs.iter_mut().zip(&script.dirs) {
-        dir.spec = spec.clone();
-    }
-    let mut engine = Engine::new(&script);
-    // runit drops a last line that has no newline and is shorter than -l.
-    engine.complete_last = false;
-    engine.replace = opts.replace.map(|with| replacement(with, &opts.replace_set));
-    Ok((engine, dirs))
+    let dirs = locked
+        .into_iter()
+        .zip(&script.dirs)
+        .map(|(current, spec)| Box::new(SvlogdDir::new(current, spec.clone())) as Box<dyn LogDir>)
+        .collect();
+    Ok((Engine::new(&script), dirs))
 }
 
 /// A directory's `config`, the defaults if there is none; warnings for

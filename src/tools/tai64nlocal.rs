@@ -14,7 +14,7 @@ use std::io::Write;
 
 use crate::fail::Failure;
 use crate::sys::time::local_time;
-use crate::tai64::UNIX_EPOCH_LABEL;
+use crate::tai64::{UNIX_EPOCH_LABEL, hex_digit};
 
 pub fn main(_args: Vec<OsString>) -> Result<i32, Failure> {
     let mut converter = Converter::default();
@@ -99,15 +99,6 @@ impl Converter {
             local.second,
             self.nanos
         );
-    }
-}
-
-/// A lower-case hex digit's value; daemontools' stamps never use upper case.
-fn hex_digit(byte: u8) -> Option<u8> {
-    match byte {
-        b'0'..=b'9' => Some(byte - b'0'),
-        b'a'..=b'f' => Some(byte - b'a' + 10),
-        _ => None,
     }
 }
 

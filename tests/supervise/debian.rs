@@ -158,7 +158,9 @@ fn walk(sup: Sup, svc: Svc) -> (Vec<Snap>, tempfile::TempDir, PathBuf) {
     until("continued", &|s| s[16] == 0);
     snaps.push(snap("continued", &dir));
     send(svc, &dir, "-d");
-    until("want down", &|s| s[17] == b'd');
+    // runsv records the wish before it sends TERM, then `got TERM`: wait
+    // for the second record (in runit's 20 bytes), not the moment between.
+    until("want down", &|s| s[17] == b'd' && s.get(18).is_none_or(|&term| term == 1));
     snaps.push(snap("want down", &dir));
     until("down", &|s| pid_of(s) == 0);
     snaps.push(snap("down", &dir));
