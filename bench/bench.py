@@ -272,23 +272,47 @@ def make_suites(tend_bin):
 
 RUN_SCRIPT = "#!/bin/sh\nexec sleep 86400\n"
 
+# A `run` with no shell: a static C program that waits forever, compiled at
+# bench time (`gcc -static`) and hard-linked as every such service's `run`,
+# so that the figure is the supervisor's own spawn and nothing else.
+STATIC_RUN_C = "#include <unistd.h>\nint main(void) { for (;;) pause(); }\n"
+STATIC_RUN = None  # path of the compiled program, set by build_static_run
 
-def make_service(path):
+
+def build_static_run(root):
+    global STATIC_RUN
+    src = os.path.join(root, "pause.c")
+    exe = os.path.join(root, "pause")
+    with open(src, "w") as f:
+        f.write(STATIC_RUN_C)
+    subprocess.run(["gcc", "-static", "-O2", "-o", exe, src], check=True, timeout=120)
+    STATIC_RUN = exe
+    return exe
+
+
+def make_service(path, static=False):
     os.makedirs(path)
-    with open(os.path.join(path, "run"), "w") as f:
+    run = os.path.join(path, "run")
+    if static:
+        os.link(STATIC_RUN, run)
+        return
+    with open(run, "w") as f:
         f.write(RUN_SCRIPT)
-    os.chmod(os.path.join(path, "run"), 0o755)
+    os.chmod(run, 0o755)
 
 
 def service_name(i):
     return f"svc{i:04d}"
 
 
-def start_suite(suite, root, n):
+def start_suite(suite, root, n, static=(), all_static=False):
+    """n services under a new scanner; those numbered in `static` (or all,
+    with all_static) get the static `run`."""
     suite.scandir = os.path.join(root, suite.name, "service")
     os.makedirs(suite.scandir)
     for i in range(n):
-        make_service(os.path.join(suite.scandir, service_name(i)))
+        make_service(os.path.join(suite.scandir, service_name(i)),
+                     static=all_static or i in static)
     suite.t_start = mono()
     suite.pid = start(suite.scanner(suite.scandir), suite.scandir, suite.env)
 
@@ -355,8 +379,10 @@ def phase_small(suites, root, args, results):
     """50 services each, all four suites at once: memory, respawn, control,
     pick-up."""
     n = 50
+    # svc0002 runs the static program: respawn without a shell.
+    static_svc = 2
     for s in suites:
-        start_suite(s, os.path.join(root, "small"), n)
+        start_suite(s, os.path.join(root, "small"), n, static=(static_svc,))
     for s in suites:
         got, _ = wait_all_running(s, n, 30)
         if not got:
@@ -385,14 +411,19 @@ def phase_small(suites, root, args, results):
 
     # 2. Respawn (SIGKILL) and 5a. svc -t, interleaved across suites; each
     # service has been up > 2 s before it is hit.
-    kill_svc, ctl_svc = service_name(0), service_name(1)
+    kill_svc, ctl_svc, static_name = service_name(0), service_name(1), service_name(static_svc)
     targets = {}
+    static_targets = {}
     for s in suites:
         ks, cs = supervisor_of(s, kill_svc), supervisor_of(s, ctl_svc)
-        if not ks or not cs:
-            raise RuntimeError(f"{s.name}: cannot find the supervisors of {kill_svc}/{ctl_svc}")
+        ss = supervisor_of(s, static_name)
+        if not ks or not cs or not ss:
+            raise RuntimeError(f"{s.name}: cannot find the supervisors of {kill_svc}/{ctl_svc}/"
+                               f"{static_name}")
         targets[s.name] = (ks, comm(ks), cs, comm(cs))
+        static_targets[s.name] = (ss, comm(ss))
         results["respawn"][s.name] = []
+        results["respawn_static"][s.name] = []
         results["svc_t"][s.name] = []
         results["svc_t_cmd"][s.name] = []
     last_start = {}
@@ -425,10 +456,23 @@ def phase_small(suites, root, args, results):
             if new:
                 results["svc_t"][s.name].append((t1 - t0) / 1e6)
             results["svc_t_cmd"][s.name].append(cmd_ns / 1e6)
+            # The same SIGKILL, on the service whose `run` is the static
+            # program.
+            ss, sc = static_targets[s.name]
+            old = exec_child(ss, sc)
+            wait_up = last_start.get((s.name, 2), 0) + 2.1 - time.monotonic()
+            if wait_up > 0:
+                time.sleep(wait_up)
+            t0 = mono()
+            os.kill(old, signal.SIGKILL)
+            new, t1 = Poller(5).wait(lambda: exec_child(ss, sc, exclude=(old,)))
+            last_start[(s.name, 2)] = time.monotonic()
+            if new:
+                results["respawn_static"][s.name].append((t1 - t0) / 1e6)
         rest = 2.15 - (time.monotonic() - round_start)
         if rest > 0 and trial + 1 < args.trials:
             time.sleep(rest)
-    for key in ("respawn", "svc_t", "svc_t_cmd"):
+    for key in ("respawn", "respawn_static", "svc_t", "svc_t_cmd"):
         for s in suites:
             results[key][s.name] = summary(results[key][s.name])
     log("respawn and svc -t measured")
@@ -531,6 +575,27 @@ def phase_scale(suites, root, args, results):
         shutil.rmtree(os.path.join(root, "scale", s.name), ignore_errors=True)
 
 
+def phase_scale_static(suites, root, args, results):
+    """1000 services whose `run` is the static program, one suite at a time,
+    `--static-rounds` rounds with the order rotated: only the start-up time
+    (the idle cost is the same as with the shell's `run`)."""
+    n = args.scale
+    times = {s.name: [] for s in suites}
+    for r in range(args.static_rounds):
+        k = r % len(suites)
+        for s in suites[k:] + suites[:k]:
+            base = os.path.join(root, f"scale-static-{r}")
+            start_suite(s, base, n, all_static=True)
+            got, t1 = wait_all_running(s, n, args.scale_timeout)
+            if got:
+                times[s.name].append((t1 - s.t_start) / 1e9)
+            log(f"scale (static run) {s.name}: {(t1 - s.t_start) / 1e9 if got else None}")
+            kill_tree(s.pid)
+            shutil.rmtree(os.path.join(base, s.name), ignore_errors=True)
+    for s in suites:
+        results["scale_static"][s.name] = {"n": n, "start_s": summary(times[s.name])}
+
+
 def phase_logging(results, tend):
     script = os.path.join(BENCH_DIR, "log_throughput")
     if os.access(script, os.X_OK):
@@ -593,7 +658,9 @@ def main():
     ap.add_argument("--scale-timeout", type=float, default=60.0)
     ap.add_argument("--idle", type=float, default=10.0)
     ap.add_argument("--svstat-trials", type=int, default=11)
-    ap.add_argument("--only", choices=["small", "scale", "memory"], default=None)
+    ap.add_argument("--static-rounds", type=int, default=2,
+                    help="rounds of starting 1000 services with the static run")
+    ap.add_argument("--only", choices=["small", "scale", "static", "memory"], default=None)
     ap.add_argument("--suites", default="tend,daemontools,runit,s6")
     ap.add_argument("--json", required=True, help="write raw results here")
     args = ap.parse_args()
@@ -616,10 +683,11 @@ def main():
     tend_bin = os.path.join(root, "bin")
     os.makedirs(tend_bin)
     subprocess.run([args.tend, "install", tend_bin], check=True)
+    build_static_run(root)
     wanted = args.suites.split(",")
     suites = [s for s in make_suites(tend_bin) if s.name in wanted]
-    results = {k: {} for k in ("memory", "respawn", "svc_t", "svc_t_cmd", "svstat1", "pickup",
-                               "scale")}
+    results = {k: {} for k in ("memory", "respawn", "respawn_static", "svc_t", "svc_t_cmd",
+                               "svstat1", "pickup", "scale", "scale_static")}
     results["started"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     results["machine"] = machine()
     results["load_before"] = (read("/proc/loadavg") or b"?").decode().split()[:3]
@@ -637,6 +705,8 @@ def main():
             phase_small(suites, root, args, results)
         if args.only in (None, "scale"):
             phase_scale(suites, root, args, results)
+        if args.only in (None, "static"):
+            phase_scale_static(suites, root, args, results)
         if args.only is None:
             phase_logging(results, args.tend)
     except KeyboardInterrupt as e:
@@ -649,7 +719,7 @@ def main():
         cleanup()
         shutil.rmtree(root, ignore_errors=True)
     # A run cut short leaves raw lists of trials: summarise them too.
-    for key in ("respawn", "svc_t", "svc_t_cmd", "svstat1"):
+    for key in ("respawn", "respawn_static", "svc_t", "svc_t_cmd", "svstat1"):
         for name, v in list(results[key].items()):
             if isinstance(v, list):
                 results[key][name] = summary(v)

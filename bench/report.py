@@ -84,7 +84,8 @@ def main():
     w("## Commands\n")
     w(f"`bench/run` ran `python3 bench/bench.py --tend target/release/tend --json ... "
       f"--trials {a['trials']} --pickup-trials {a['pickup_trials']} --scale {a['scale']} "
-      f"--idle {a['idle']:g}`. Every service's `run` is `#!/bin/sh` + `exec sleep 86400`. "
+      f"--idle {a['idle']:g}`. Every service's `run` is `#!/bin/sh` + `exec sleep 86400`, "
+      "except where a static `run` is named (a static C program that pauses forever). "
       "`TENDBIN` is a directory of links to the release binary made by `tend install`.\n")
     w(table(["suite", "scanner", "svc -t", "status"],
             [[s, f"`{c['scanner']}`", f"`{c['svc_t']}`", f"`{c['svstat']}`"]
@@ -94,6 +95,8 @@ def main():
     mem, resp, svct, cmd, st1 = (r["memory"], r["respawn"], r["svc_t"], r["svc_t_cmd"],
                                  r["svstat1"])
     pick, scale = r["pickup"], r["scale"]
+    resp_static = r.get("respawn_static", {})
+    scale_static = r.get("scale_static", {})
 
     # Targets.
     w("## Targets\n")
@@ -112,6 +115,10 @@ def main():
         rows.append(["2. respawn after SIGKILL", "median < 5 ms and below every peer",
                      f"{t:.2f} ms; peers {', '.join(f'{x:.2f}' for x in peers)} ms",
                      verdict(t < 5 and all(t < x for x in peers))])
+    if resp_static.get("tend") and resp_static.get("daemontools"):
+        t, d = med(resp_static["tend"]), med(resp_static["daemontools"])
+        rows.append(["2s. respawn after SIGKILL, static `run`", "<= 0.5x daemontools'",
+                     f"{t:.3f} ms vs {d:.3f} ms ({ratio(t, d)})", verdict(t <= 0.5 * d)])
     if pick.get("tend") and pick["tend"]["summary"]:
         t = med(pick["tend"]["summary"])
         rows.append(["3. pick-up of a new service", "median < 100 ms", f"{t:.1f} ms",
@@ -127,6 +134,12 @@ def main():
             rows.append([f"4b. {idle['seconds']:g} s idle, {a['scale']} services",
                          "no wake-ups", f"{idle['switches']} context switches, "
                          f"{idle['cpu_ms']:g} ms CPU", verdict(idle["switches"] == 0)])
+    if (scale_static.get("tend", {}).get("start_s")
+            and scale_static.get("daemontools", {}).get("start_s")):
+        t = med(scale_static["tend"]["start_s"])
+        d = med(scale_static["daemontools"]["start_s"])
+        rows.append([f"4s. start {a['scale']} services, static `run`", "<= 0.8x daemontools'",
+                     f"{t:.2f} s vs {d:.2f} s ({ratio(t, d)})", verdict(t <= 0.8 * d)])
     if svct.get("tend") and svct.get("daemontools"):
         t, d = med(svct["tend"]), med(svct["daemontools"])
         rows.append(["5a. `svc -t` to new pid", "<= 1.2x daemontools'",
@@ -175,6 +188,13 @@ def main():
       "across suites.\n")
     w(table(["suite", "median (min-max) ms"], [[s, cell(resp.get(s), 3)] for s in suites]))
     w(f"\ntend's ratio: {ratios(resp)}.\n")
+    if resp_static:
+        w("With a `run` that is a static C program (`for (;;) pause();`, built with "
+          "`gcc -static` at bench time), so no shell: the supervisor's own spawn. Same trials, "
+          "another service of the same scanner.\n")
+        w(table(["suite", "median (min-max) ms"],
+                [[s, cell(resp_static.get(s), 3)] for s in suites]))
+        w(f"\ntend's ratio: {ratios(resp_static)}.\n")
     w("## 5. Control latency\n")
     w("`svc -t` (or the peer's equivalent) to new pid: ms from spawning the control command "
       "until the new child has exec'd `./run`. Whole-process time: ms from `posix_spawn` to "
@@ -229,6 +249,17 @@ def main():
     t = scale.get("tend", {}).get("start_s")
     parts = [f"{p} {ratio(t, scale[p].get('start_s'))}" for p in PEERS if p in scale]
     w(f"\ntend's start-up time against each peer: {', '.join(parts)}.\n")
+    if scale_static:
+        w(f"With the static `run` in every service (seconds until all {a['scale']} have exec'd "
+          f"it, median (min-max) of {a.get('static_rounds', '?')} rounds, the suites one at a "
+          "time, the order rotated each round):\n")
+        w(table(["suite", "start (s)"],
+                [[s, cell(scale_static.get(s, {}).get("start_s"), 2)] for s in suites
+                 if s in scale_static]))
+        t = med(scale_static.get("tend", {}).get("start_s"))
+        parts = [f"{p} {ratio(t, med(scale_static[p].get('start_s')))}" for p in PEERS
+                 if p in scale_static]
+        w(f"\ntend's start-up time against each peer: {', '.join(parts)}.\n")
 
     # 6. Logging.
     w("## 6. Logging throughput\n")
