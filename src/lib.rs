@@ -10,11 +10,13 @@
 pub(crate) mod chain;
 pub(crate) mod decimal;
 pub(crate) mod errstr;
+pub(crate) mod event_loop;
 pub(crate) mod fail;
 pub(crate) mod getopt;
 pub(crate) mod log;
 pub(crate) mod net;
 pub(crate) mod scan;
+pub(crate) mod spawn;
 pub(crate) mod supervise;
 pub(crate) mod svdir;
 #[allow(unsafe_code)]

@@ -8,7 +8,6 @@
 
 pub mod account;
 pub mod envdir;
-pub mod exec;
 pub mod limits;
 
 use std::ffi::OsString;
@@ -19,9 +18,9 @@ use std::path::Path;
 
 use nix::fcntl::{Flock, FlockArg};
 
+pub use crate::spawn::EnvChanges;
 pub use account::{Account, drop_privileges};
 pub use envdir::{OnDirectory, read_envdir};
-pub use exec::{EnvChanges, exec, exec_as};
 pub use limits::{Limit, MEMORY, set_soft_limit};
 // The chain tools' getopt, shared with svlogd.
 pub use crate::getopt::options;
@@ -38,10 +37,11 @@ pub fn run_failure(program: &OsString, err: &io::Error) -> Failure {
     ))
 }
 
-/// Replace the process with `argv` and the changed environment; only
-/// returns, as a `Failure`, when that is impossible.
+/// Replace the process with the command line `argv` (looked up in `$PATH`
+/// as daemontools' `pathexec`) and the changed environment; only returns,
+/// as a `Failure`, when that is impossible.
 pub fn exec_or_fail(argv: &[OsString], env: &EnvChanges) -> Failure {
-    let err = exec(argv, env);
+    let err = crate::spawn::ChildSpec::command(argv).env(env).exec();
     run_failure(&argv[0], &err)
 }
 

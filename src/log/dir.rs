@@ -17,10 +17,10 @@ pub mod svlogd;
 
 use std::fs::{self, File, Metadata, OpenOptions};
 use std::io::{self, Write};
+use std::os::fd::AsFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::thread::sleep;
 use std::time::Duration;
 
@@ -29,6 +29,7 @@ use nix::fcntl::{Flock, FlockArg};
 use super::script::DirSpec;
 use crate::errstr;
 use crate::fail::Failure;
+use crate::spawn::{Child, ChildSpec};
 use crate::tai64::Tai64N;
 
 /// Whose words a logger's messages are in.
@@ -292,7 +293,7 @@ impl Current {
     /// `sh -c PROCESSOR` in the directory: `input` on stdin, `output`
     /// (created afresh) on stdout, `state` on 4 (created if missing),
     /// `newstate` on 5.
-    pub fn processor(&self, processor: &[u8], input: &str, output: &str) -> io::Result<Command> {
+    pub fn processor(&self, processor: &[u8], input: &str, output: &str) -> io::Result<Processor> {
         let input = File::open(self.path(input))?;
         let output = OpenOptions::new()
             .write(true)
@@ -305,14 +306,12 @@ impl Current {
         }
         let mut script = b"exec 4<state 5>newstate || exit 111\n".to_vec();
         script.extend_from_slice(processor);
-        let mut command = Command::new("/bin/sh");
-        command
-            .arg("-c")
-            .arg(std::ffi::OsString::from_vec(script))
-            .current_dir(&self.dir)
-            .stdin(Stdio::from(input))
-            .stdout(Stdio::from(output));
-        Ok(command)
+        Ok(Processor {
+            input,
+            output,
+            script: std::ffi::OsString::from_vec(script),
+            dir: self.dir.clone(),
+        })
     }
 
     /// fsync the processor's output and `newstate`; the output is complete
@@ -354,6 +353,25 @@ fn open_current(path: &Path) -> io::Result<File> {
 }
 
 /// What the tests of the directories and the loop look at.
+/// A processor ready to start: its input and output open.
+pub struct Processor {
+    input: File,
+    output: File,
+    script: std::ffi::OsString,
+    dir: PathBuf,
+}
+
+impl Processor {
+    pub fn spawn(&self) -> io::Result<Child> {
+        let argv = vec!["/bin/sh".into(), "-c".into(), self.script.clone()];
+        ChildSpec::with_argv("/bin/sh", argv)
+            .cwd(&self.dir)
+            .fd(self.input.as_fd(), 0)
+            .fd(self.output.as_fd(), 1)
+            .spawn()
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod testing {
     use std::fs;
@@ -448,7 +466,7 @@ mod tests {
         let dir = Current::create(tmp.path(), Style::Multilog).unwrap();
         fs::write(dir.path("in"), b"abc\n").unwrap();
         let script = b"tr a-z A-Z; cat <&4 >&5; echo more >&5";
-        let status = dir.processor(script, "in", "out").unwrap().status().unwrap();
+        let status = dir.processor(script, "in", "out").unwrap().spawn().unwrap().wait().unwrap();
         assert!(status.success());
         assert_eq!(fs::read(dir.path("out")).unwrap(), b"ABC\n");
         assert_eq!(fs::read(dir.path("state")).unwrap(), b"", "state is created empty");

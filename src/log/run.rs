@@ -6,17 +6,17 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::BorrowedFd;
 use std::os::unix::fs::FileExt;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::Signal;
 
 use super::dir::{LogDir, Style, warn};
 use super::engine::{Engine, Sink, Stop, find_newline};
 use super::once::{Note, NoteFile, Peeker, hash, is_pipe};
+use crate::event_loop::EventLoop;
 use crate::fail::Failure;
-use crate::sys::signal::SelfPipe;
+use crate::sys::signal::Received;
 use crate::tai64::Tai64N;
 
 /// Bytes taken from stdin at a time (a quarter of the pipe: smaller buffers
@@ -44,13 +44,13 @@ pub fn run(
         // svlogd's processors run in the background.
         catch.push(Signal::SIGCHLD);
     }
-    let signals = SelfPipe::catch(&catch).map_err(|e| Failure::sys("catch signals", &e))?;
+    let events = EventLoop::new(&catch).map_err(|e| Failure::sys("catch signals", &e))?;
     let stdin = io::stdin();
     let fd = std::os::fd::AsFd::as_fd(&stdin);
     let mut logger = Logger::new(style, engine, Outputs { dirs, status, udp: None }, reload, fd);
     logger.recover(fd);
     logger.start()?;
-    logger.serve(fd, &signals)
+    logger.serve(fd, &events)
 }
 
 struct Logger<'a> {
@@ -212,13 +212,13 @@ impl<'a> Logger<'a> {
     }
 
     /// Read, write and rotate until end of input or SIGTERM.
-    fn serve(&mut self, fd: BorrowedFd<'_>, signals: &SelfPipe) -> Result<(), Failure> {
+    fn serve(&mut self, fd: BorrowedFd<'_>, events: &EventLoop) -> Result<(), Failure> {
         let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
         let mut head_wait = HeadWait::default();
         // A line has begun in the pipe but is not taken yet.
         let mut partial = false;
         loop {
-            self.take_signals(signals);
+            self.take_signals(events.take_pending());
             if self.hup && self.engine.at_line_start() {
                 self.reload()?;
             }
@@ -226,10 +226,18 @@ impl<'a> Logger<'a> {
                 break;
             }
             let timeout = self.rotate_old();
-            let hup = match wait(fd, signals, timeout) {
-                Some(hup) => hup,
-                None => continue,
-            };
+            let deadline = timeout.map(|ms| Instant::now() + Duration::from_millis(ms.into()));
+            let Ok(woken) = events.wait(&[Some(fd)], deadline) else { continue };
+            // A signal that came with the input (its handler may have run
+            // after poll looked at the self-pipe) is taken first.
+            if woken.signalled() {
+                self.take_signals(woken.signals());
+                continue;
+            }
+            if !woken.ready(0) {
+                continue;
+            }
+            let hup = woken.hung_up(0);
             let n = match &mut self.once {
                 Some((peeker, _)) => match peeker.peek(fd, &mut buf, CHUNK) {
                     Ok(n) => n,
@@ -266,7 +274,11 @@ impl<'a> Logger<'a> {
             let len = match take(&buf[..n], self.exiting, self.once.is_some(), head_coming) {
                 Take::Wait if head_wait.again(n) => {
                     partial = true;
-                    wait_signal(signals, 10);
+                    // Up to 10 ms, less if a signal comes.
+                    let soon = Instant::now() + Duration::from_millis(10);
+                    if let Ok(woken) = events.wait(&[], Some(soon)) {
+                        self.take_signals(woken.signals());
+                    }
                     continue;
                 }
                 Take::Wait => n,
@@ -365,8 +377,7 @@ impl<'a> Logger<'a> {
         self.engine.drain(&mut self.out);
     }
 
-    fn take_signals(&mut self, signals: &SelfPipe) {
-        let got = signals.take();
+    fn take_signals(&mut self, got: Received) {
         if got.has(Signal::SIGTERM) {
             self.style.info(|| "sigterm received.".into());
             self.exiting = true;
@@ -422,39 +433,6 @@ impl<'a> Logger<'a> {
             let _ = note_file.done();
         }
     }
-}
-
-/// Wait for input or a signal. Some(hangup) when stdin is ready, None when
-/// a signal came (or the wait was interrupted).
-fn wait(fd: BorrowedFd<'_>, signals: &SelfPipe, timeout: Option<u16>) -> Option<bool> {
-    let mut fds =
-        [PollFd::new(fd, PollFlags::POLLIN), PollFd::new(signals.fd(), PollFlags::POLLIN)];
-    let timeout = timeout.map_or(PollTimeout::NONE, PollTimeout::from);
-    match poll(&mut fds, timeout) {
-        Ok(_) => {}
-        Err(_) => return None,
-    }
-    // A signal whose handler ran after poll looked at the self-pipe (input
-    // and signal came together) is taken before the input too.
-    let sig = fds[1].revents().unwrap_or(PollFlags::empty());
-    if !sig.is_empty() || signals.pending() {
-        return None;
-    }
-    let ev = fds[0].revents().unwrap_or(PollFlags::empty());
-    if ev.is_empty() {
-        return None;
-    }
-    Some(
-        ev.contains(PollFlags::POLLHUP)
-            || ev.contains(PollFlags::POLLERR)
-            || ev.contains(PollFlags::POLLNVAL),
-    )
-}
-
-/// Sleep up to `ms` milliseconds, less if a signal comes.
-fn wait_signal(signals: &SelfPipe, ms: u16) {
-    let mut fds = [PollFd::new(signals.fd(), PollFlags::POLLIN)];
-    let _ = poll(&mut fds, PollTimeout::from(ms));
 }
 
 /// Where the engine's output goes: the log directories, the `=FILE`

@@ -135,7 +135,8 @@ pub fn getopt_complaint(tool: &str, err: &lexopt::Error) {
 /// Point descriptor 2 at /dev/null (ucspi-tcp's `-q`: no messages at all).
 pub fn silence_stderr() {
     if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
-        let _ = crate::sys::fd::dup_to(&null, 2);
+        use std::os::fd::AsFd;
+        let _ = crate::spawn::place_here(null.as_fd(), 2);
     }
 }
 
@@ -215,14 +216,17 @@ pub fn ucspi_env(local: &End, remote: &End, info: Option<&str>) -> Vec<(String, 
     ]
 }
 
-/// Apply an environment list (`None` removes) to a command.
-pub fn apply_env(cmd: &mut std::process::Command, env: &[(String, Option<String>)]) {
+/// An environment list (`None` removes) as changes for the program run
+/// on the connection, applied in order as ucspi-tcp's `pathexec_env`.
+pub fn env_changes(env: &[(String, Option<String>)]) -> crate::spawn::EnvChanges {
+    let mut changes = crate::spawn::EnvChanges::new();
     for (name, value) in env {
         match value {
-            Some(value) => cmd.env(name, value),
-            None => cmd.env_remove(name),
-        };
+            Some(value) => changes.set(name.as_bytes(), value.as_bytes()),
+            None => changes.unset(name.as_bytes()),
+        }
     }
+    changes
 }
 
 /// Ask the remote host's ident server (RFC 1413) who owns the

@@ -21,23 +21,20 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use nix::sys::signal::{Signal, kill};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
 use crate::errstr;
+use crate::event_loop::EventLoop;
 use crate::fail::{Context, Failure, warn};
-use crate::sys::signal::SelfPipe;
+use crate::spawn::{ChildSpec, Session};
 use table::{Found, Key, Side, Step, Table};
 
 const TOOL: &str = "svscan";
@@ -45,65 +42,140 @@ const TOOL: &str = "svscan";
 /// How often to rescan when inotify cannot tell us about changes.
 pub const FALLBACK_RESCAN: Duration = Duration::from_secs(5);
 
-/// Options of a scan.
+/// What a scanner is: where it looks, what it starts for each service, and
+/// what its signals do. svscan is one set of these ([`Params::svscan`]);
+/// a runit-style `runsvdir` (`runsv` in new sessions, SIGTERM exits at
+/// once, SIGHUP stops everything and exits 111) or a per-user tree is
+/// another, over the same loop.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub struct Params {
+    /// The scan directory. Services are its subdirectories, started with
+    /// it as their working directory.
+    pub dir: PathBuf,
     /// Rescan this often even with inotify (`-t`); `None`: only without it.
     pub rescan: Option<Duration>,
+    pub launch: Launch,
+    /// What each caught signal does (SIGCHLD is always caught, to reap),
+    /// in this order when several arrive together.
+    pub signals: Vec<(Signal, OnSignal)>,
 }
 
-/// Watch the current directory's services until SIGTERM.
-pub fn scan(options: Options) -> Result<i32, Failure> {
+/// The supervisor started for each service directory.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub program: PathBuf,
+    /// The name it runs under (`argv[0]`); its one argument is the service
+    /// directory, relative to the scan directory (`NAME`, `NAME/log`).
+    pub argv0: OsString,
+    pub session: Session,
+    /// Start a second supervisor for `NAME/log`, fed by `NAME` through a
+    /// pipe the scanner holds (svscan). Off when the supervisor runs the
+    /// logger itself (runit's `runsv`).
+    pub logs: bool,
+}
+
+/// What a caught signal makes the scanner do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OnSignal {
+    /// Look at the directory now.
+    Rescan,
+    Exit(Exit),
+}
+
+/// How the scanner exits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exit {
+    /// First send this to every supervisor at once (runsvdir's SIGHUP
+    /// sends SIGTERM).
+    pub signal_all: Option<Signal>,
+    /// Stop every supervisor as `svc -dx` would, a service before its
+    /// logger, and exit once all are gone (svscan's SIGTERM); otherwise
+    /// exit at once and leave them running.
+    pub wind_down: bool,
+    pub code: i32,
+}
+
+impl Params {
+    /// tend's `svscan`: this binary as `supervise NAME`, with loggers;
+    /// SIGHUP rescans, SIGTERM stops everything and exits 0.
+    pub fn svscan(dir: PathBuf, rescan: Option<Duration>) -> Result<Params, Failure> {
+        let program = std::env::current_exe().or_fail("find the tend binary to run supervise")?;
+        Ok(Params {
+            dir,
+            rescan,
+            launch: Launch {
+                program,
+                argv0: "supervise".into(),
+                session: Session::Inherit,
+                logs: true,
+            },
+            signals: vec![
+                (Signal::SIGHUP, OnSignal::Rescan),
+                (
+                    Signal::SIGTERM,
+                    OnSignal::Exit(Exit { signal_all: None, wind_down: true, code: 0 }),
+                ),
+            ],
+        })
+    }
+}
+
+/// Watch the scan directory's services until a signal says exit; the exit
+/// code.
+pub fn scan(params: Params) -> Result<i32, Failure> {
     crate::sys::signal::ignore_sigpipe();
-    let signals = SelfPipe::catch(&[Signal::SIGCHLD, Signal::SIGHUP, Signal::SIGTERM])
-        .or_fail("catch signals")?;
-    let supervise = supervise_program()?;
-    let watcher = Watcher::new();
+    let mut caught = vec![Signal::SIGCHLD];
+    caught.extend(params.signals.iter().map(|(signal, _)| *signal));
+    let events = EventLoop::new(&caught).or_fail("catch signals")?;
+    let watcher = Watcher::new(&params.dir);
     let mut scanner = Scanner {
         table: Table::new(),
         pipes: HashMap::new(),
-        supervise,
         epoch: Instant::now(),
         next_rescan: None,
-        options,
         fallback: watcher.is_none(),
         watcher,
-        stopping: false,
+        stopping: None,
+        params,
     };
     scanner.rescan();
     loop {
-        let timeout = scanner.timeout();
-        let (signal_ready, inotify_ready) = {
-            let mut fds = vec![PollFd::new(signals.fd(), PollFlags::POLLIN)];
-            if let Some(watcher) = &scanner.watcher {
-                fds.push(PollFd::new(watcher.inotify.as_fd(), PollFlags::POLLIN));
-            }
-            match poll(&mut fds, timeout) {
-                Ok(_) | Err(Errno::EINTR) => {}
-                Err(errno) => return Err(Failure::sys("poll", &io::Error::from(errno))),
-            }
-            (fds[0].any().unwrap_or(false), fds.get(1).is_some_and(|fd| fd.any().unwrap_or(false)))
+        let wake = {
+            let slots = [scanner.watcher.as_ref().map(|w| w.inotify.as_fd())];
+            events.wait(&slots, scanner.deadline()).map_err(|e| Failure::sys("poll", &e))?
         };
-
         let mut rescan = false;
-        if signal_ready {
-            let received = signals.take();
-            scanner.reap();
-            if received.has(Signal::SIGHUP) {
-                rescan = true;
-            }
-            if received.has(Signal::SIGTERM) && !scanner.stopping {
-                scanner.stopping = true;
-                let steps = scanner.table.stop_all();
+        if wake.signalled() {
+            for (pid, _) in events.reaped() {
+                let steps = scanner.table.exited(pid, scanner.epoch.elapsed());
                 scanner.apply(steps);
             }
+            let received: Vec<OnSignal> = scanner
+                .params
+                .signals
+                .iter()
+                .filter(|(signal, _)| wake.signals().has(*signal))
+                .map(|(_, on)| on.clone())
+                .collect();
+            for on in received {
+                match on {
+                    OnSignal::Rescan => rescan = true,
+                    OnSignal::Exit(exit) => {
+                        if let Some(code) = scanner.exit(&exit) {
+                            return Ok(code);
+                        }
+                    }
+                }
+            }
         }
-        if inotify_ready && let Some(watcher) = &mut scanner.watcher {
+        if wake.ready(0)
+            && let Some(watcher) = &mut scanner.watcher
+        {
             rescan |= watcher.changed();
         }
-        if scanner.stopping {
+        if let Some(code) = scanner.stopping {
             if scanner.table.is_empty() {
-                return Ok(0);
+                return Ok(code);
             }
             continue;
         }
@@ -120,9 +192,18 @@ pub fn scan(options: Options) -> Result<i32, Failure> {
     }
 }
 
-/// This very binary, to be run as `supervise`.
-fn supervise_program() -> Result<PathBuf, Failure> {
-    std::env::current_exe().or_fail("find the tend binary to run supervise")
+/// What `exit` asks of a scanner with `table`: the steps to take now, and
+/// the code to exit with at once, unless it winds down first.
+fn exit_steps(exit: &Exit, table: &mut Table) -> (Vec<Step>, Option<i32>) {
+    let mut steps: Vec<Step> = match exit.signal_all {
+        Some(signal) => table.pids().map(|pid| Step::Signal { pid, signal }).collect(),
+        None => Vec::new(),
+    };
+    if !exit.wind_down {
+        return (steps, Some(exit.code));
+    }
+    steps.extend(table.stop_all());
+    (steps, None)
 }
 
 /// The inotify watches: the scan directory, and each service directory.
@@ -134,7 +215,7 @@ struct Watcher {
 }
 
 impl Watcher {
-    fn new() -> Option<Watcher> {
+    fn new(dir: &Path) -> Option<Watcher> {
         let inotify = match Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC) {
             Ok(inotify) => inotify,
             Err(errno) => {
@@ -153,7 +234,7 @@ impl Watcher {
             | AddWatchFlags::IN_MOVED_FROM
             | AddWatchFlags::IN_MOVED_TO
             | AddWatchFlags::IN_ONLYDIR;
-        match inotify.add_watch(".", mask) {
+        match inotify.add_watch(dir, mask) {
             Ok(scan_dir) => Some(Watcher {
                 inotify,
                 scan_dir,
@@ -173,8 +254,8 @@ impl Watcher {
         }
     }
 
-    /// Watch a service directory for its `log` directory.
-    fn watch_service(&mut self, key: Key, name: &OsStr) {
+    /// Watch a service directory (`path`) for its `log` directory.
+    fn watch_service(&mut self, key: Key, path: &Path) {
         if self.by_key.contains_key(&key) {
             return;
         }
@@ -182,7 +263,7 @@ impl Watcher {
             AddWatchFlags::IN_CREATE | AddWatchFlags::IN_MOVED_TO | AddWatchFlags::IN_ONLYDIR;
         // Without the watch, a log directory added later is noticed at the
         // next rescan: not worth a warning.
-        if let Ok(wd) = self.inotify.add_watch(Path::new(name), mask) {
+        if let Ok(wd) = self.inotify.add_watch(path, mask) {
             self.services.insert(wd, key);
             self.by_key.insert(key, wd);
         }
@@ -238,39 +319,29 @@ struct LogPipe {
 }
 
 struct Scanner {
+    params: Params,
     table: Table,
     pipes: HashMap<Key, LogPipe>,
     watcher: Option<Watcher>,
-    supervise: PathBuf,
     epoch: Instant,
     next_rescan: Option<Duration>,
-    options: Options,
     /// No inotify: rescan periodically.
     fallback: bool,
-    stopping: bool,
+    /// Winding down, to exit with this code once every supervisor is gone.
+    stopping: Option<i32>,
 }
 
 impl Scanner {
-    fn timeout(&self) -> PollTimeout {
-        let now = self.epoch.elapsed();
-        let wake =
-            [self.table.next_deadline(), if self.stopping { None } else { self.next_rescan }]
-                .into_iter()
-                .flatten()
-                .min();
-        match wake {
-            None => PollTimeout::NONE,
-            Some(at) => {
-                let ms =
-                    at.saturating_sub(now).as_nanos().div_ceil(1_000_000).min(i32::MAX as u128);
-                PollTimeout::try_from(ms as i32).unwrap_or(PollTimeout::MAX)
-            }
-        }
+    /// The next time to wake up: a start waiting for its gap, or the
+    /// periodic rescan.
+    fn deadline(&self) -> Option<Instant> {
+        let rescan = if self.stopping.is_some() { None } else { self.next_rescan };
+        [self.table.next_deadline(), rescan].into_iter().flatten().min().map(|at| self.epoch + at)
     }
 
     /// Read the directory and act on what changed.
     fn rescan(&mut self) {
-        let listing = match list_services() {
+        let listing = match list_services(&self.params.dir, self.params.launch.logs) {
             Ok(listing) => listing,
             Err(err) => {
                 warn(TOOL, format!("unable to read the scan directory: {}", errstr::io_str(&err)));
@@ -282,25 +353,26 @@ impl Scanner {
         self.apply(steps);
         if let Some(watcher) = &mut self.watcher {
             for (key, name) in self.table.services() {
-                watcher.watch_service(key, name);
+                watcher.watch_service(key, &self.params.dir.join(name));
             }
         }
         let period =
-            self.options.rescan.or(if self.fallback { Some(FALLBACK_RESCAN) } else { None });
+            self.params.rescan.or(if self.fallback { Some(FALLBACK_RESCAN) } else { None });
         self.next_rescan = period.map(|p| self.epoch.elapsed() + p);
     }
 
-    /// Reap every exited child and act on it.
-    fn reap(&mut self) {
-        loop {
-            let pid = match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(pid, _)) | Ok(WaitStatus::Signaled(pid, _, _)) => pid,
-                Ok(WaitStatus::StillAlive) | Err(_) => break,
-                Ok(_) => continue,
-            };
-            let steps = self.table.exited(pid.as_raw() as u32, self.epoch.elapsed());
-            self.apply(steps);
+    /// Carry out an [`Exit`]; the code to exit with now, if not winding
+    /// down.
+    fn exit(&mut self, exit: &Exit) -> Option<i32> {
+        if self.stopping.is_some() {
+            return None;
         }
+        let (steps, code) = exit_steps(exit, &mut self.table);
+        self.apply(steps);
+        if code.is_none() {
+            self.stopping = Some(exit.code);
+        }
+        code
     }
 
     fn apply(&mut self, steps: Vec<Step>) {
@@ -314,6 +386,9 @@ impl Scanner {
                 Step::Stop { pid } => {
                     let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
                 }
+                Step::Signal { pid, signal } => {
+                    let _ = kill(Pid::from_raw(pid as i32), signal);
+                }
                 Step::Forget { key } => {
                     self.pipes.remove(&key);
                     if let Some(watcher) = &mut self.watcher {
@@ -325,68 +400,58 @@ impl Scanner {
         self.ensure_descriptors();
     }
 
-    /// Start a supervise; its pid, or `None` (and a warning) on failure.
+    /// Start a supervisor; its pid, or `None` (and a warning) on failure.
+    /// The start step: in the scan directory, the launch's program with the
+    /// service directory as its argument, and the log pipe's end on its
+    /// stdout (the service) or stdin (the logger).
     fn start(&mut self, key: Key, side: Side) -> Option<u32> {
         let entry = self.table.get(key)?;
         let name = entry.name.clone();
         let has_log = entry.has_log;
-        let mut cmd = Command::new(&self.supervise);
-        cmd.arg0("supervise");
-        let dir = match side {
+        let service = match side {
             Side::Main => PathBuf::from(&name),
             Side::Log => Path::new(&name).join("log"),
         };
-        cmd.arg(&dir);
-        if has_log {
-            let pipe = match self.pipes.entry(key) {
-                hash_map::Entry::Occupied(e) => e.into_mut(),
+        let pipe = if has_log {
+            match self.pipes.entry(key) {
+                hash_map::Entry::Occupied(e) => Some(e.into_mut()),
                 hash_map::Entry::Vacant(v) => match new_pipe() {
-                    Ok(pipe) => v.insert(pipe),
+                    Ok(pipe) => Some(v.insert(pipe)),
                     Err(err) => {
                         warn(
                             TOOL,
                             format!(
                                 "unable to create a pipe for {}: {}",
-                                dir.display(),
+                                service.display(),
                                 errstr::io_str(&err)
                             ),
                         );
                         return None;
                     }
                 },
-            };
-            let end = match side {
-                Side::Main => pipe.write.try_clone(),
-                Side::Log => pipe.read.try_clone(),
-            };
-            match (side, end) {
-                (Side::Main, Ok(fd)) => {
-                    cmd.stdout(Stdio::from(fd));
-                }
-                (Side::Log, Ok(fd)) => {
-                    cmd.stdin(Stdio::from(fd));
-                }
-                (_, Err(err)) => {
-                    warn(
-                        TOOL,
-                        format!(
-                            "unable to duplicate the pipe for {}: {}",
-                            dir.display(),
-                            errstr::io_str(&err)
-                        ),
-                    );
-                    return None;
-                }
             }
-        }
-        match cmd.spawn() {
+        } else {
+            None
+        };
+        let launch = &self.params.launch;
+        let mut spec = ChildSpec::with_argv(
+            &launch.program,
+            vec![launch.argv0.clone(), service.clone().into_os_string()],
+        );
+        spec.cwd(&self.params.dir).session(launch.session);
+        match (side, &pipe) {
+            (Side::Main, Some(pipe)) => spec.fd(pipe.write.as_fd(), 1),
+            (Side::Log, Some(pipe)) => spec.fd(pipe.read.as_fd(), 0),
+            (_, None) => &mut spec,
+        };
+        match spec.spawn() {
             Ok(child) => Some(child.id()),
             Err(err) => {
                 warn(
                     TOOL,
                     format!(
                         "unable to start supervise {}: {}",
-                        dir.display(),
+                        service.display(),
                         errstr::io_str(&err)
                     ),
                 );
@@ -412,10 +477,11 @@ fn new_pipe() -> io::Result<LogPipe> {
     Ok(LogPipe { read, write })
 }
 
-/// The service directories in the current directory.
-fn list_services() -> io::Result<Vec<Found>> {
+/// The service directories in `dir`; with `logs`, whether each has a
+/// `log` directory.
+fn list_services(dir: &Path, logs: bool) -> io::Result<Vec<Found>> {
     let mut found = Vec::new();
-    for entry in fs::read_dir(".")? {
+    for entry in fs::read_dir(dir)? {
         let entry = entry?;
         let name: OsString = entry.file_name();
         if name.as_encoded_bytes().first() == Some(&b'.') {
@@ -426,8 +492,70 @@ fn list_services() -> io::Result<Vec<Found>> {
         if !meta.is_dir() {
             continue;
         }
-        let has_log = fs::metadata(Path::new(&name).join("log")).is_ok_and(|m| m.is_dir());
+        let has_log = logs && fs::metadata(entry.path().join("log")).is_ok_and(|m| m.is_dir());
         found.push(Found { key: Key { dev: meta.dev(), ino: meta.ino() }, name, has_log });
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use table::{Found, Key};
+
+    fn table_with(names: &[&str]) -> Table {
+        let mut t = Table::new();
+        let listing = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| Found {
+                key: Key { dev: 1, ino: i as u64 },
+                name: n.into(),
+                has_log: false,
+            })
+            .collect();
+        for (i, step) in t.rescan(listing, Duration::ZERO).into_iter().enumerate() {
+            if let Step::Start { key, side } = step {
+                t.started(key, side, Some(100 + i as u32), Duration::ZERO);
+            }
+        }
+        t
+    }
+
+    fn sorted(mut steps: Vec<Step>) -> Vec<Step> {
+        steps.sort_by_key(|s| format!("{s:?}"));
+        steps
+    }
+
+    #[test]
+    fn svscan_winds_down_on_sigterm() {
+        let params = Params::svscan(".".into(), None).unwrap();
+        let term = params.signals.iter().find(|(s, _)| *s == Signal::SIGTERM).unwrap();
+        let OnSignal::Exit(exit) = &term.1 else { panic!("SIGTERM must exit") };
+        let mut t = table_with(&["a", "b"]);
+        let (steps, code) = exit_steps(exit, &mut t);
+        assert_eq!(code, None, "svscan waits for its supervisors");
+        assert_eq!(sorted(steps), vec![Step::Stop { pid: 100 }, Step::Stop { pid: 101 }]);
+        assert!(params.signals.contains(&(Signal::SIGHUP, OnSignal::Rescan)));
+    }
+
+    #[test]
+    fn an_exit_can_signal_everyone_and_leave_at_once() {
+        // runsvdir's SIGHUP: TERM to every supervisor, exit 111 now.
+        let hup = Exit { signal_all: Some(Signal::SIGTERM), wind_down: false, code: 111 };
+        let mut t = table_with(&["a", "b"]);
+        let (steps, code) = exit_steps(&hup, &mut t);
+        assert_eq!(code, Some(111));
+        assert_eq!(
+            sorted(steps),
+            vec![
+                Step::Signal { pid: 100, signal: Signal::SIGTERM },
+                Step::Signal { pid: 101, signal: Signal::SIGTERM },
+            ]
+        );
+        // runsvdir's SIGTERM: exit 0 at once, supervisors left running.
+        let term = Exit { signal_all: None, wind_down: false, code: 0 };
+        assert_eq!(exit_steps(&term, &mut t), (vec![], Some(0)));
+        assert!(!t.is_empty());
+    }
 }

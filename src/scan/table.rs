@@ -43,6 +43,8 @@ pub enum Step {
     Start { key: Key, side: Side },
     /// Send SIGTERM to a supervise (its `svc -dx`).
     Stop { pid: u32 },
+    /// Send `signal` to a supervisor (a scanner's policy on exit).
+    Signal { pid: u32, signal: nix::sys::signal::Signal },
     /// The service is gone: close its log pipe.
     Forget { key: Key },
 }
@@ -108,6 +110,11 @@ impl Table {
     /// Every service: its key and directory name.
     pub fn services(&self) -> impl Iterator<Item = (Key, &OsString)> {
         self.entries.iter().filter(|(_, e)| !e.removed).map(|(&key, e)| (key, &e.name))
+    }
+
+    /// Every running supervisor.
+    pub fn pids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.by_pid.keys().copied()
     }
 
     /// The pid of a running supervise.
@@ -344,6 +351,18 @@ mod tests {
             t.rescan(vec![found(1, "shop", true)], ms(100)),
             vec![Step::Start { key: key(1), side: Side::Log }]
         );
+    }
+
+    #[test]
+    fn every_running_supervisor_is_listed() {
+        let mut t = Table::new();
+        let steps = t.rescan(vec![found(1, "a", true), found(2, "b", false)], ms(0));
+        start_all(&mut t, &steps, 30, ms(0));
+        let mut pids: Vec<u32> = t.pids().collect();
+        pids.sort();
+        assert_eq!(pids, vec![30, 31, 32]);
+        t.exited(31, ms(10));
+        assert_eq!(t.pids().count(), 2);
     }
 
     #[test]

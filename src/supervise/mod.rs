@@ -1,10 +1,11 @@
 //! The per-service supervisor: a pure state machine ([`machine`]) and the
 //! `poll` loop below that carries out its actions.
 //!
-//! The loop waits in `poll` on two descriptors: a self-pipe fed by the
-//! SIGCHLD and SIGTERM handlers, and the `supervise/control` FIFO. Its only timeout is the
-//! machine's deadline for a start that the one-second rule postponed, so a
-//! supervisor whose service is running or down wakes up for nothing.
+//! The loop ([`crate::event_loop`]) waits in `poll` on the self-pipe fed
+//! by the SIGCHLD and SIGTERM handlers and on the `supervise/control` FIFO.
+//! Its only deadline is the machine's, for a start that the one-second rule
+//! postponed, so a supervisor whose service is running or down wakes up for
+//! nothing. `run` and `finish` are started through [`crate::spawn`].
 //!
 //! Publishing the status files is the loop's most expensive work (each file
 //! is a new inode renamed into place), so it is coalesced: the machine's
@@ -22,21 +23,19 @@ use std::fs;
 use std::io::{self, Read};
 use std::os::fd::AsFd;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use nix::errno::Errno;
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{Signal, kill};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
 use crate::errstr;
+use crate::event_loop::EventLoop;
 use crate::fail::{Context, Failure, warn};
+use crate::spawn::{self, ChildSpec};
 use crate::svdir::ServiceDir;
 use crate::svdir::publish::{Published, Publisher};
 use crate::svdir::supervisor::{Protocol, open_protocol};
-use crate::sys::signal::SelfPipe;
+use crate::sys::signal::{Received, SelfPipe};
 use crate::tai64::Tai64N;
 use machine::{Action, Ending, Event, Machine, Now};
 
@@ -69,8 +68,8 @@ pub fn supervise(dir: &Path) -> Result<i32, Failure> {
     sup.run(&protocol, &signals)
 }
 
-fn catch_signals() -> Result<SelfPipe, Failure> {
-    SelfPipe::catch(&[Signal::SIGCHLD, Signal::SIGTERM]).or_fail("catch signals")
+fn catch_signals() -> Result<EventLoop, Failure> {
+    EventLoop::new(&[Signal::SIGCHLD, Signal::SIGTERM]).or_fail("catch signals")
 }
 
 struct Supervisor {
@@ -96,7 +95,7 @@ impl Supervisor {
         Now { mono: self.epoch.elapsed(), wall: Tai64N::now() }
     }
 
-    fn run(&mut self, protocol: &Protocol, signals: &SelfPipe) -> Result<i32, Failure> {
+    fn run(&mut self, protocol: &Protocol, events: &EventLoop) -> Result<i32, Failure> {
         let mut control_buf = [0u8; 64];
         loop {
             let now = self.epoch.elapsed();
@@ -104,39 +103,27 @@ impl Supervisor {
                 self.hold_until = None;
             }
             if self.dirty && self.hold_until.is_none() {
-                self.publish(Some(signals));
+                self.publish(Some(events.self_pipe()));
             }
             // The earliest of the machine's deadline and the end of a hold.
             let wake = match (self.machine.deadline(), self.hold_until.filter(|_| self.dirty)) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            let timeout = match wake {
+            let deadline = if self.dirty && self.hold_until.is_none() {
                 // A signal interrupted publishing: look at it at once.
-                _ if self.dirty && self.hold_until.is_none() => PollTimeout::ZERO,
-                None => PollTimeout::NONE,
-                Some(deadline) => {
-                    let left = deadline.saturating_sub(now);
-                    // Round up: waking a moment early would only loop.
-                    let ms = left.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128);
-                    PollTimeout::try_from(ms as i32).unwrap_or(PollTimeout::MAX)
-                }
+                Some(Instant::now())
+            } else {
+                wake.map(|at| self.epoch + at)
             };
-            let mut fds = [
-                PollFd::new(signals.fd(), PollFlags::POLLIN),
-                PollFd::new(protocol.control.as_fd(), PollFlags::POLLIN),
-            ];
-            match poll(&mut fds, timeout) {
-                Ok(_) | Err(Errno::EINTR) => {}
-                Err(errno) => return Err(Failure::sys("poll", &io::Error::from(errno))),
-            }
-            let signal_ready = fds[0].any().unwrap_or(false);
-            let control_ready = fds[1].any().unwrap_or(false);
+            let woken = events
+                .wait(&[Some(protocol.control.as_fd())], deadline)
+                .map_err(|err| Failure::sys("poll", &err))?;
 
-            if signal_ready && self.take_signals(signals) {
+            if woken.signalled() && self.take_signals(events, woken.signals()) {
                 return Ok(0);
             }
-            if control_ready {
+            if woken.ready(0) {
                 loop {
                     match (&protocol.control).read(&mut control_buf) {
                         Ok(0) => break,
@@ -161,33 +148,24 @@ impl Supervisor {
         }
     }
 
-    /// Drain the signalfd; reap children. True when the machine says exit.
-    fn take_signals(&mut self, signals: &SelfPipe) -> bool {
-        let terminate = signals.take().has(Signal::SIGTERM);
-        loop {
-            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(pid, code)) => {
-                    self.hold_until = None;
-                    let event =
-                        Event::Reaped { pid: pid.as_raw() as u32, ending: Ending::Exited(code) };
-                    if self.feed(event) {
-                        return true;
-                    }
+    /// Reap children and take the signals. True when the machine says
+    /// exit.
+    fn take_signals(&mut self, events: &EventLoop, received: Received) -> bool {
+        for (pid, ending) in events.reaped() {
+            self.hold_until = None;
+            let ending = match ending {
+                spawn::Ending::Exited(code) => Ending::Exited(code),
+                // As runsv: the low byte of the wait status, so 128 is
+                // added when a core was dumped.
+                signaled @ spawn::Ending::Signaled { .. } => {
+                    Ending::Signaled(signaled.wait_status())
                 }
-                Ok(WaitStatus::Signaled(pid, signal, core)) => {
-                    self.hold_until = None;
-                    // As runsv: the low byte of the wait status, so 128 is
-                    // added when a core was dumped.
-                    let ending = Ending::Signaled(signal as i32 | if core { 0x80 } else { 0 });
-                    if self.feed(Event::Reaped { pid: pid.as_raw() as u32, ending }) {
-                        return true;
-                    }
-                }
-                Ok(WaitStatus::StillAlive) | Err(_) => break,
-                Ok(_) => {}
+            };
+            if self.feed(Event::Reaped { pid, ending }) {
+                return true;
             }
         }
-        terminate && self.feed(Event::Terminate)
+        received.has(Signal::SIGTERM) && self.feed(Event::Terminate)
     }
 
     /// Feed an event and carry out the actions, feeding back the outcome of
@@ -220,7 +198,7 @@ impl Supervisor {
     }
 
     fn start_run(&self) -> Event {
-        match Command::new("./run").spawn() {
+        match ChildSpec::new("./run").spawn() {
             Ok(child) => Event::RunStarted { pid: child.id() },
             Err(err) => {
                 warn(TOOL, format!("unable to start {}/run: {}", self.name, errstr::io_str(&err)));
@@ -234,7 +212,7 @@ impl Supervisor {
             Err(err) if err.kind() == io::ErrorKind::NotFound => return Event::NoFinish,
             _ => {}
         }
-        match Command::new("./finish").arg(code.to_string()).arg(signal.to_string()).spawn() {
+        match ChildSpec::new("./finish").arg(code.to_string()).arg(signal.to_string()).spawn() {
             Ok(child) => Event::FinishStarted { pid: child.id() },
             Err(err) => {
                 warn(

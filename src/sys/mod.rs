@@ -5,6 +5,8 @@
 pub(crate) mod argv;
 pub(crate) mod fd;
 pub(crate) mod net;
+pub(crate) mod poll;
 pub(crate) mod proc;
 pub(crate) mod signal;
+pub(crate) mod spawn;
 pub(crate) mod time;

@@ -1,4 +1,5 @@
-//! Process facilities nix lacks a safe form of: `fork`, `nice`.
+//! Process facilities nix lacks a safe form of: `nice`. (`fork` is the
+//! spawn layer's, in `sys::spawn`.)
 
 use std::io;
 
@@ -13,25 +14,4 @@ pub fn nice(increment: i32) -> io::Result<()> {
         return Err(io::Error::from_raw_os_error(errno));
     }
     Ok(())
-}
-
-/// Which side of a `fork` this process is on.
-pub enum Forked {
-    Parent(nix::unistd::Pid),
-    Child,
-}
-
-/// `fork(2)`, for the single-threaded network servers (`tcpserver`,
-/// `spawn-fcgi -F`): the child sets up its descriptors and `exec`s, or
-/// exits.
-///
-/// Callers must be single-threaded: tend's tools start no threads.
-pub fn fork() -> io::Result<Forked> {
-    // SAFETY: the tools calling this are single-threaded, so the child
-    // cannot inherit a lock held by another thread; it only sets up
-    // descriptors, prints, and execs or exits.
-    match unsafe { nix::unistd::fork() }? {
-        nix::unistd::ForkResult::Parent { child } => Ok(Forked::Parent(child)),
-        nix::unistd::ForkResult::Child => Ok(Forked::Child),
-    }
 }

@@ -26,8 +26,8 @@ pub fn default_sigpipe() {
 ///
 /// For the long-lived supervisors: a warning written to a stderr whose
 /// reader is gone (readproctitle under svscanboot) must fail with EPIPE, not
-/// kill the supervisor. std's process spawning restores the default in
-/// every child, so services are not affected.
+/// kill the supervisor. The spawn layer (`sys::spawn`) restores the default
+/// in every child, so services are not affected.
 pub fn ignore_sigpipe() {
     // SAFETY: SIG_IGN registers no handler code.
     unsafe {
@@ -50,6 +50,20 @@ pub struct SelfPipe {
 static SELF_PIPE_WRITE: AtomicI32 = AtomicI32::new(-1);
 /// Signals received and not yet taken, one bit per signal number.
 static PENDING: AtomicU64 = AtomicU64::new(0);
+/// Signals that have a handler in this process, one bit per signal number:
+/// all that a new child must reset before it can run anything (the spawn
+/// layer resets these, not every signal the system knows).
+static CAUGHT: AtomicU64 = AtomicU64::new(0);
+
+/// The signals this process catches (bit N: signal N).
+pub fn caught() -> u64 {
+    CAUGHT.load(Ordering::Relaxed)
+}
+
+/// Forget the handlers: called in a forked child once it has reset them.
+pub fn forget_caught() {
+    CAUGHT.store(0, Ordering::Relaxed);
+}
 
 extern "C" fn on_signal(signo: libc::c_int) {
     PENDING.fetch_or(1 << signo, Ordering::SeqCst);
@@ -79,6 +93,7 @@ impl SelfPipe {
         for &sig in signals {
             // SAFETY: the handler only touches atomics and calls write(2).
             unsafe { sigaction(sig, &action)? };
+            CAUGHT.fetch_or(1 << sig as i32, Ordering::Relaxed);
         }
         Ok(SelfPipe { read, _write: write })
     }
@@ -103,20 +118,11 @@ impl SelfPipe {
 }
 
 /// A set of received signals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Received(u64);
 
 impl Received {
     pub fn has(self, sig: Signal) -> bool {
         self.0 & (1 << sig as i32) != 0
-    }
-}
-
-/// Restore the default action for `sig`: a forked child undoing its
-/// parent's self-pipe handlers, so that it can be stopped before it execs.
-pub fn default_signal(sig: Signal) {
-    // SAFETY: installing SIG_DFL registers no handler code.
-    unsafe {
-        let _ = signal(sig, SigHandler::SigDfl);
     }
 }

@@ -18,6 +18,7 @@ use crate::chain::{
 };
 use crate::errstr;
 use crate::fail::{Failure, warn};
+use crate::spawn::{ChildSpec, Session};
 
 const TOOL: &str = "chpst";
 const USAGE: &str = "usage: chpst [-vVP012] [-u user[:group]] [-U user[:group]] [-b argv0] [-e dir] [-/ root] [-n nice] [-l|-L lock] [-m n] [-d n] [-o n] [-p n] [-f n] [-c n] [-t n] prog\n";
@@ -88,9 +89,6 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
 }
 
 fn apply(changes: Changes, mut argv: Vec<OsString>) -> Result<i32, Failure> {
-    if changes.new_session {
-        let _ = nix::unistd::setsid();
-    }
     let _lock = match &changes.lock {
         None => None,
         Some((path, wait)) => Some(lock_file(path, *wait).map_err(|err| {
@@ -156,17 +154,21 @@ fn apply(changes: Changes, mut argv: Vec<OsString>) -> Result<i32, Failure> {
         let (uid, gids) = user_spec(spec)?;
         drop_privileges(uid, gids[0], &gids)?;
     }
-    for (fd, close) in changes.close.iter().enumerate() {
-        if *close {
-            // Asked for by number; nothing here uses it afterwards.
-            let _ = nix::unistd::close(fd as i32);
-        }
-    }
     let program = argv[0].clone();
     if let Some(argv0) = changes.argv0 {
         argv[0] = argv0;
     }
-    let err = chain::exec_as(&program, &argv, &env);
+    let mut spec = ChildSpec::with_argv(&program, argv);
+    spec.env(&env);
+    if changes.new_session {
+        spec.session(Session::New);
+    }
+    for (fd, close) in changes.close.iter().enumerate() {
+        if *close {
+            spec.close(fd as i32);
+        }
+    }
+    let err = spec.exec();
     Err(Failure::temporary(format!(
         "unable to run: {}: {}",
         program.to_string_lossy(),

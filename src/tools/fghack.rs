@@ -6,10 +6,10 @@
 use std::ffi::OsString;
 use std::io::Read;
 use std::os::fd::OwnedFd;
-use std::process::Command;
 
 use crate::chain::{self};
 use crate::fail::{Context, Failure};
+use crate::spawn::{ChildSpec, Ending};
 
 const TOOL: &str = "fghack";
 const COPIES: usize = 30;
@@ -30,10 +30,8 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
     let copies: Vec<OwnedFd> = (0..COPIES)
         .map(|_| nix::unistd::dup(&write).map_err(|errno| Failure::sys("dup", &errno.into())))
         .collect::<Result<_, _>>()?;
-    let mut child = Command::new(&rest[0])
-        .args(&rest[1..])
-        .spawn()
-        .map_err(|err| chain::run_failure(&rest[0], &err))?;
+    let child =
+        ChildSpec::command(&rest).spawn().map_err(|err| chain::run_failure(&rest[0], &err))?;
     drop(copies);
     drop(write);
     let mut read = std::fs::File::from(read);
@@ -46,6 +44,8 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
             Err(_) => break,
         }
     }
-    let status = child.wait().or_fail("wait")?;
-    status.code().ok_or_else(|| Failure::temporary("child crashed"))
+    match child.wait().or_fail("wait")? {
+        Ending::Exited(code) => Ok(code),
+        Ending::Signaled { .. } => Err(Failure::temporary("child crashed")),
+    }
 }

@@ -3,8 +3,9 @@
 
 use std::ffi::OsString;
 
-use crate::chain::{self, EnvChanges};
+use crate::chain;
 use crate::fail::Failure;
+use crate::spawn::{ChildSpec, Session};
 
 const TOOL: &str = "pgrphack";
 
@@ -18,6 +19,6 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
         return Err(usage());
     }
     // Already a session leader is fine: the child is in its own group then.
-    let _ = nix::unistd::setsid();
-    Err(chain::exec_or_fail(&rest, &EnvChanges::new()))
+    let err = ChildSpec::command(&rest).session(Session::New).exec();
+    Err(chain::run_failure(&rest[0], &err))
 }

@@ -9,9 +9,7 @@ use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use nix::errno::Errno;
 use nix::sys::socket::{
@@ -23,8 +21,7 @@ use nix::unistd::{Gid, Uid};
 use crate::chain::account::{Account, group_id, supplementary_groups};
 use crate::fail::Failure;
 use crate::net;
-use crate::sys::fd::{close_on_exec_from, dup_to};
-use crate::sys::proc::{self, Forked};
+use crate::spawn::{self, ChildSpec, EnvChanges, Forked, Session};
 
 const VERSION: &str = "spawn-fcgi v1.6.4 (ipv6) - spawns FastCGI processes\n";
 
@@ -457,7 +454,7 @@ fn spawn(
         let forked = if o.no_fork {
             Forked::Child
         } else {
-            match proc::fork() {
+            match spawn::fork() {
                 Ok(f) => f,
                 Err(e) => {
                     let _ = std::io::stderr().write_all(
@@ -527,38 +524,7 @@ fn spawn(
 /// and /dev/null on stdout and stderr (unless `-n`), nothing else open,
 /// then exec. Never returns.
 fn exec_app(o: &Options, socket: &OwnedFd) -> ! {
-    if let Err(e) = dup_to(socket.as_fd(), 0) {
-        let _ = std::io::stderr()
-            .write_all(format!("spawn-fcgi: exec failed: {}\n", io_text(&e)).as_bytes());
-        std::process::exit(e.raw_os_error().unwrap_or(1));
-    }
-    if !o.no_fork {
-        let _ = nix::unistd::setsid();
-        match std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
-            Ok(null) => {
-                let _ = dup_to(null.as_fd(), 1);
-                let _ = dup_to(null.as_fd(), 2);
-            }
-            Err(e) => {
-                let _ = std::io::stderr().write_all(
-                    format!(
-                        "spawn-fcgi: couldn't open and redirect stdout/stderr to '/dev/null': {}\n",
-                        io_text(&e)
-                    )
-                    .as_bytes(),
-                );
-            }
-        }
-    }
-    close_on_exec_from(3);
-    let children = o.children.filter(|n| *n >= 0).map(|n| n.to_string());
-    let with_children = |mut cmd: Command| {
-        if let Some(n) = &children {
-            cmd.env("PHP_FCGI_CHILDREN", n);
-        }
-        cmd
-    };
-    let err = match &o.app_argv.first() {
+    let mut spec = match &o.app_argv.first() {
         Some(program) => {
             // execv: no PATH search; a bare name is relative to the
             // current directory.
@@ -568,18 +534,44 @@ fn exec_app(o: &Options, socket: &OwnedFd) -> ! {
             } else {
                 Path::new(".").join(path)
             };
-            let mut cmd = Command::new(path);
-            cmd.arg0(program).args(&o.app_argv[1..]);
-            with_children(cmd).exec()
+            ChildSpec::with_argv(path, o.app_argv.clone())
         }
         None => {
             let mut script = OsString::from("exec ");
             script.push(o.app.as_deref().unwrap_or(OsStr::new("")));
-            let mut cmd = Command::new("/bin/sh");
-            cmd.arg0("sh").arg("-c").arg(script);
-            with_children(cmd).exec()
+            ChildSpec::with_argv("/bin/sh", vec!["sh".into(), "-c".into(), script])
         }
     };
+    spec.fd(socket.as_fd(), 0).fds_below(3);
+    let null = if o.no_fork {
+        None
+    } else {
+        match std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+            Ok(null) => Some(null),
+            Err(e) => {
+                let _ = std::io::stderr().write_all(
+                    format!(
+                        "spawn-fcgi: couldn't open and redirect stdout/stderr to '/dev/null': {}\n",
+                        io_text(&e)
+                    )
+                    .as_bytes(),
+                );
+                None
+            }
+        }
+    };
+    if !o.no_fork {
+        spec.session(Session::New);
+    }
+    if let Some(null) = &null {
+        spec.fd(null.as_fd(), 1).fd(null.as_fd(), 2);
+    }
+    if let Some(n) = o.children.filter(|n| *n >= 0) {
+        let mut env = EnvChanges::new();
+        env.set(b"PHP_FCGI_CHILDREN", n.to_string().as_bytes());
+        spec.env(&env);
+    }
+    let err = spec.exec();
     let _ = std::io::stderr()
         .write_all(format!("spawn-fcgi: exec failed: {}\n", io_text(&err)).as_bytes());
     std::process::exit(err.raw_os_error().unwrap_or(1));

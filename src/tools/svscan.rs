@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::time::Duration;
 
 use crate::fail::{Context, Failure};
-use crate::scan::{self, Options};
+use crate::scan::{self, Params};
 
 const USAGE: &str = "svscan [-t seconds] [dir]";
 
@@ -26,9 +26,11 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
             _ => return Err(Failure::usage(USAGE)),
         }
     }
+    // As daemontools' svscan: it works in the scan directory (and so holds
+    // it busy), and names the services relative to it.
     if let Some(dir) = &dir {
         std::env::set_current_dir(dir)
             .or_fail(format!("chdir to {}", std::path::Path::new(dir).display()))?;
     }
-    scan::scan(Options { rescan })
+    scan::scan(Params::svscan(".".into(), rescan)?)
 }

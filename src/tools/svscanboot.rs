@@ -4,16 +4,16 @@
 //! with its output piped into `readproctitle service errors: ....`, both
 //! with an environment of `PATH` alone. See `docs/svscanboot.md`.
 
-use std::ffi::{CString, OsString};
+use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
+use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use nix::fcntl::OFlag;
 
 use crate::fail::{Context, Failure};
+use crate::spawn::{ChildSpec, EnvChanges, place_here};
 use crate::svdir::{self, ServiceDir};
 
 const PATH: &str =
@@ -32,40 +32,31 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
     stop_stale_supervisors(&dir);
 
     let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).or_fail("create a pipe")?;
-    let write_err = write.try_clone().or_fail("duplicate a pipe")?;
-    Command::new(&tend)
-        .arg0("svscan")
-        .arg(&dir)
-        .env_clear()
-        .env("PATH", PATH)
-        .stdout(Stdio::from(write))
-        .stderr(Stdio::from(write_err))
+    let mut path_only = EnvChanges::new();
+    path_only.set(b"PATH", PATH.as_bytes());
+    ChildSpec::with_argv(&tend, vec!["svscan".into(), dir.into_os_string()])
+        .clear_env()
+        .env(&path_only)
+        .fd(write.as_fd(), 1)
+        .fd(write.as_fd(), 2)
         .spawn()
         .or_fail("start svscan")?;
+    drop(write);
 
-    nix::unistd::dup2_stdin(&read).or_fail("set up readproctitle's input")?;
-    drop(read);
-    let program = CString::new(tend.as_os_str().as_bytes())
-        .map_err(|_| Failure::temporary("unable to run readproctitle: NUL in the binary's path"))?;
     let dots = ".".repeat(DOTS);
-    let argv = [
-        c"readproctitle".to_owned(),
-        c"service".to_owned(),
-        c"errors:".to_owned(),
-        CString::new(dots).expect("no NUL"),
-    ];
-    let env = [CString::new(format!("PATH={PATH}")).expect("no NUL")];
-    let err = nix::unistd::execve(&program, &argv, &env).unwrap_err();
-    Err(Failure::sys("run readproctitle", &err.into()))
+    let argv = ["readproctitle", "service", "errors:", &dots].map(OsString::from).to_vec();
+    let err =
+        ChildSpec::with_argv(&tend, argv).clear_env().env(&path_only).fd(read.as_fd(), 0).exec();
+    Err(Failure::sys("run readproctitle", &err))
 }
 
 /// stdin, stdout and stderr to /dev/null: svscanboot runs from init.
 fn detach_stdio() -> Result<(), Failure> {
     let null_in = File::open("/dev/null").or_fail("open /dev/null")?;
     let null_out = OpenOptions::new().write(true).open("/dev/null").or_fail("open /dev/null")?;
-    nix::unistd::dup2_stdin(&null_in).or_fail("redirect stdin")?;
-    nix::unistd::dup2_stdout(&null_out).or_fail("redirect stdout")?;
-    nix::unistd::dup2_stderr(&null_out).or_fail("redirect stderr")?;
+    place_here(null_in.as_fd(), 0).or_fail("redirect stdin")?;
+    place_here(null_out.as_fd(), 1).or_fail("redirect stdout")?;
+    place_here(null_out.as_fd(), 2).or_fail("redirect stderr")?;
     Ok(())
 }
 

@@ -6,13 +6,12 @@
 use std::ffi::OsString;
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
-use std::os::fd::OwnedFd;
-use std::os::unix::process::CommandExt;
-use std::process::Command;
+use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
 
 use crate::fail::Failure;
 use crate::net::{self, End};
+use crate::spawn::ChildSpec;
 
 const USAGE: &str = "tcpclient [ -hHrRdDqQv ] [ -i localip ] [ -p localport ] [ -T timeoutconn ] [ -l localname ] [ -t timeoutinfo ] host port program";
 
@@ -132,13 +131,11 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
     let info = if o.ucspi.remote_info { net::ident(local, remote, o.timeout_info) } else { None };
     let env = net::ucspi_env(&local_end, &remote_end, info.as_deref());
     let fd = OwnedFd::from(stream);
-    crate::sys::fd::dup_to(&fd, 6).or_fail_tcp()?;
-    crate::sys::fd::dup_to(&fd, 7).or_fail_tcp()?;
-    drop(fd);
-    let mut cmd = Command::new(&o.program[0]);
-    cmd.args(&o.program[1..]);
-    net::apply_env(&mut cmd, &env);
-    let err = cmd.exec();
+    let err = ChildSpec::command(&o.program)
+        .env(&net::env_changes(&env))
+        .fd(fd.as_fd(), 6)
+        .fd(fd.as_fd(), 7)
+        .exec();
     Err(Failure::temporary(format!(
         "unable to run {}: {}",
         o.program[0].to_string_lossy(),

@@ -9,21 +9,17 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
-use std::process::Command;
 use std::time::Duration;
 
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::Signal;
 use nix::sys::socket::{SockFlag, accept4};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{Gid, Pid, Uid};
+use nix::unistd::{Gid, Uid};
 
+use crate::event_loop::EventLoop;
 use crate::fail::Failure;
 use crate::net::rules::{self, Verdict};
 use crate::net::{self, End};
-use crate::sys::proc::{Forked, fork};
-use crate::sys::signal::SelfPipe;
+use crate::spawn::{ChildSpec, Forked, fork};
 
 const USAGE: &str = "tcpserver [ -1UXpPhHrRoOdDqQv ] [ -c limit ] [ -x rules.cdb ] [ -B banner ] [ -g gid ] [ -u uid ] [ -b backlog ] [ -l localname ] [ -t timeout ] host port program";
 
@@ -160,13 +156,13 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
             Failure::temporary(format!("unable to set uid: {}", crate::errstr::nix_str(e)))
         })?;
     }
-    let signals = SelfPipe::catch(&[Signal::SIGCHLD, Signal::SIGTERM])
+    let events = EventLoop::new(&[Signal::SIGCHLD, Signal::SIGTERM])
         .map_err(|e| Failure::sys("catch signals", &e))?;
-    serve(&o, listener, &signals)
+    serve(&o, listener, &events)
 }
 
 /// The accept loop: never more than `limit` children at once.
-fn serve(o: &Options, listener: OwnedFd, signals: &SelfPipe) -> Result<i32, Failure> {
+fn serve(o: &Options, listener: OwnedFd, events: &EventLoop) -> Result<i32, Failure> {
     let mut children = 0usize;
     let status = |n: usize| {
         if o.ucspi.verbosity >= 2 {
@@ -175,39 +171,21 @@ fn serve(o: &Options, listener: OwnedFd, signals: &SelfPipe) -> Result<i32, Fail
     };
     status(children);
     loop {
-        // Reap every child that ended.
-        loop {
-            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::StillAlive) | Err(_) => break,
-                Ok(ws) => {
-                    let (pid, raw) = match ws {
-                        WaitStatus::Exited(pid, code) => (pid, code << 8),
-                        WaitStatus::Signaled(pid, sig, core) => {
-                            (pid, sig as i32 | if core { 0x80 } else { 0 })
-                        }
-                        _ => continue,
-                    };
-                    children = children.saturating_sub(1);
-                    if o.ucspi.verbosity >= 2 {
-                        log(&format!("end {pid} status {raw}"));
-                    }
-                    status(children);
-                }
+        for (pid, ending) in events.reaped() {
+            children = children.saturating_sub(1);
+            if o.ucspi.verbosity >= 2 {
+                log(&format!("end {pid} status {}", ending.wait_status()));
             }
+            status(children);
         }
-        let mut fds = vec![PollFd::new(signals.fd(), PollFlags::POLLIN)];
-        if children < o.limit {
-            fds.push(PollFd::new(listener.as_fd(), PollFlags::POLLIN));
-        }
-        match poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => return Err(e.into()),
-        }
-        let ready = fds.get(1).and_then(|fd| fd.revents()).is_some_and(|r| !r.is_empty());
-        if signals.take().has(Signal::SIGTERM) {
+        // At the limit, the listener is not watched: clients wait in the
+        // kernel's backlog.
+        let listening = (children < o.limit).then(|| listener.as_fd());
+        let wake = events.wait(&[listening], None).map_err(|e| Failure::sys("poll", &e))?;
+        if wake.signals().has(Signal::SIGTERM) {
             return Ok(0);
         }
-        if !ready {
+        if !wake.ready(0) {
             continue;
         }
         let Ok(conn) = accept4(&listener, SockFlag::SOCK_CLOEXEC) else { continue };
@@ -233,8 +211,6 @@ fn serve(o: &Options, listener: OwnedFd, signals: &SelfPipe) -> Result<i32, Fail
 /// In the child: look up names, check the rules, log, and run the program
 /// on the connection. Returns an exit code only on failure.
 fn child(o: &Options, conn: OwnedFd) -> i32 {
-    crate::sys::signal::default_signal(Signal::SIGTERM);
-    crate::sys::signal::default_signal(Signal::SIGCHLD);
     let pid = std::process::id();
     let Ok((local, remote)) = net::socket_ends(&conn) else { return 111 };
     if o.ucspi.verbosity >= 2 {
@@ -310,14 +286,11 @@ fn child(o: &Options, conn: OwnedFd) -> i32 {
         log(&format!("ok {line}"));
     }
     env.extend(vars.into_iter().map(|(k, v)| (k, Some(v))));
-    if nix::unistd::dup2_stdin(&conn).is_err() || nix::unistd::dup2_stdout(&conn).is_err() {
-        return 111;
-    }
-    drop(conn);
-    let mut cmd = Command::new(&o.program[0]);
-    cmd.args(&o.program[1..]);
-    net::apply_env(&mut cmd, &env);
-    let err = cmd.exec();
+    let err = ChildSpec::command(&o.program)
+        .env(&net::env_changes(&env))
+        .fd(conn.as_fd(), 0)
+        .fd(conn.as_fd(), 1)
+        .exec();
     log(&format!(
         "warning: dropping connection, unable to run {}: {}",
         o.program[0].to_string_lossy(),

@@ -37,7 +37,7 @@ impl MultilogDir {
         loop {
             let ok = dir
                 .processor(processor, "previous", "processed")
-                .and_then(|mut command| command.status());
+                .and_then(|processor| processor.spawn()?.wait());
             match ok {
                 Ok(status) if status.success() => break,
                 Ok(_) => {

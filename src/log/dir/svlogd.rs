@@ -6,13 +6,13 @@
 
 use std::fs;
 use std::io::{self, Write};
-use std::process::Child;
 use std::thread::sleep;
 use std::time::Duration;
 
 use super::{Current, LogDir, stem, warn};
 use crate::fail::Failure;
 use crate::log::script::DirSpec;
+use crate::spawn::Child;
 
 /// svlogd's processor at work on `@STEM.u`.
 struct Running {
@@ -79,7 +79,7 @@ impl SvlogdDir {
         let processor = self.spec.processor.as_deref().unwrap_or_default();
         loop {
             let what = match dir.processor(processor, &format!("{stem}.u"), &format!("{stem}.t")) {
-                Ok(mut command) => match command.spawn() {
+                Ok(processor) => match processor.spawn() {
                     Ok(child) => {
                         self.processor = Some(Running { child, stem });
                         return;
