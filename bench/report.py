@@ -253,8 +253,9 @@ def main():
         w(f"With the static `run` in every service (seconds until all {a['scale']} have exec'd "
           f"it, median (min-max) of {a.get('static_rounds', '?')} rounds, the suites one at a "
           "time, the order rotated each round):\n")
-        w(table(["suite", "start (s)"],
-                [[s, cell(scale_static.get(s, {}).get("start_s"), 2)] for s in suites
+        w(table(["suite", "start (s)", "CPU to start (ms)"],
+                [[s, cell(scale_static.get(s, {}).get("start_s"), 2),
+                  cell(scale_static.get(s, {}).get("start_cpu_ms"), 0)] for s in suites
                  if s in scale_static]))
         t = med(scale_static.get("tend", {}).get("start_s"))
         parts = [f"{p} {ratio(t, med(scale_static[p].get('start_s')))}" for p in PEERS

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
-pub use crate::sys::spawn::{Forked, Session, fork};
+pub use crate::sys::spawn::Session;
 use crate::sys::spawn::{Placement, Plan};
 
 /// Changes to the environment, kept as daemontools keeps them: `NAME=VALUE`
@@ -334,6 +334,23 @@ impl Child {
             Err(errno) => Err(errno.into()),
         }
     }
+}
+
+/// Which side of a [`fork`] this process is on.
+pub enum Forked {
+    Parent(Child),
+    Child,
+}
+
+/// Fork, for a child with work to do before it runs its program
+/// (tcpserver's look-ups and rules, spawn-fcgi's children); the child then
+/// ends with [`ChildSpec::exec`] or exits. In the child, the signals the
+/// parent catches are back at their defaults.
+pub fn fork() -> io::Result<Forked> {
+    Ok(match crate::sys::spawn::fork()? {
+        Some(pid) => Forked::Parent(Child { pid: Pid::from_raw(pid) }),
+        None => Forked::Child,
+    })
 }
 
 /// Put a copy of `fd` on descriptor `target` of this process (a tool

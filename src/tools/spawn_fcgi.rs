@@ -15,13 +15,12 @@ use nix::errno::Errno;
 use nix::sys::socket::{
     AddressFamily, SockFlag, SockType, UnixAddr, bind, connect, listen, setsockopt, socket, sockopt,
 };
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{Gid, Uid};
 
 use crate::chain::account::{Account, group_id, supplementary_groups};
 use crate::fail::Failure;
 use crate::net;
-use crate::spawn::{self, ChildSpec, EnvChanges, Forked, Session};
+use crate::spawn::{self, ChildSpec, Ending, EnvChanges, Forked, Session};
 
 const VERSION: &str = "spawn-fcgi v1.6.4 (ipv6) - spawns FastCGI processes\n";
 
@@ -468,16 +467,19 @@ fn spawn(
             Forked::Child => exec_app(o, &socket),
             Forked::Parent(child) => {
                 std::thread::sleep(std::time::Duration::from_millis(100));
-                match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
-                    Ok(WaitStatus::StillAlive) => {
+                match child.try_wait() {
+                    Ok(None) => {
                         let mut out = std::io::stdout();
                         let _ = out.write_all(
-                            format!("spawn-fcgi: child spawned successfully: PID: {child}\n")
-                                .as_bytes(),
+                            format!(
+                                "spawn-fcgi: child spawned successfully: PID: {}\n",
+                                child.id()
+                            )
+                            .as_bytes(),
                         );
                         let _ = out.flush();
                         if let Some(file) = pid_file.as_mut() {
-                            let mut text = child.to_string();
+                            let mut text = child.id().to_string();
                             if left != 0 {
                                 text.push('\n');
                             }
@@ -493,22 +495,15 @@ fn spawn(
                             }
                         }
                     }
-                    Ok(WaitStatus::Exited(_, code)) => {
+                    Ok(Some(Ending::Exited(code))) => {
                         let _ = std::io::stderr().write_all(
                             format!("spawn-fcgi: child exited with: {code}\n").as_bytes(),
                         );
                         rc = code;
                     }
-                    Ok(WaitStatus::Signaled(_, sig, _)) => {
+                    Ok(Some(Ending::Signaled { signal, .. })) => {
                         let _ = std::io::stderr().write_all(
-                            format!("spawn-fcgi: child signaled: {}\n", sig as i32).as_bytes(),
-                        );
-                        rc = 1;
-                    }
-                    Ok(other) => {
-                        let _ = std::io::stderr().write_all(
-                            format!("spawn-fcgi: child died somehow: exit status = {other:?}\n")
-                                .as_bytes(),
+                            format!("spawn-fcgi: child signaled: {signal}\n").as_bytes(),
                         );
                         rc = 1;
                     }

@@ -424,3 +424,30 @@ fn service_inherits_no_descriptor_of_supervise() {
         assert!(!target.starts_with(&dir), "fd {fd} -> {target:?}");
     }
 }
+
+/// A signal set from a `/proc/PID/status` line such as `SigIgn:\t...`.
+fn signal_set(status: &str, field: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    u64::from_str_radix(line[field.len()..].trim(), 16).ok()
+}
+
+#[test]
+fn run_starts_with_sigpipe_at_its_default_and_nothing_blocked() {
+    // supervise ignores SIGPIPE, catches SIGCHLD and SIGTERM, and blocks
+    // every signal while it starts a child: the service sees none of it.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("signals");
+    fs::create_dir(&dir).unwrap();
+    write_script(
+        &dir.join("run"),
+        "#!/bin/sh\ngrep ^Sig /proc/self/status > signals.new && mv signals.new signals\n\
+         exec sleep 1000\n",
+    );
+    let _sup = Sup::start(&dir);
+    wait_for(LIMIT, "run reports its signals", || dir.join("signals").exists());
+    let status = text(&dir, "signals");
+    let ignored = signal_set(&status, "SigIgn:").expect("SigIgn line");
+    let blocked = signal_set(&status, "SigBlk:").expect("SigBlk line");
+    assert_eq!(ignored & (1 << (libc::SIGPIPE - 1)), 0, "SIGPIPE ignored in run:\n{status}");
+    assert_eq!(blocked, 0, "signals blocked in run:\n{status}");
+}
