@@ -445,7 +445,7 @@ fn run_starts_with_sigpipe_at_its_default_and_nothing_blocked() {
     );
     let _sup = Sup::start(&dir);
     wait_for(LIMIT, "run reports its signals", || dir.join("signals").exists());
-    let status = text(&dir, "signals");
+    let status = file(&dir, "signals");
     let ignored = signal_set(&status, "SigIgn:").expect("SigIgn line");
     let blocked = signal_set(&status, "SigBlk:").expect("SigBlk line");
     assert_eq!(ignored & (1 << (libc::SIGPIPE - 1)), 0, "SIGPIPE ignored in run:\n{status}");
