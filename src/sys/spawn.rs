@@ -17,6 +17,14 @@
 //! ([`exec`]: the chain-loading tools) and after a plain [`fork`] whose
 //! child has work to do first (tcpserver's look-ups, spawn-fcgi's
 //! children).
+//!
+//! What later features need fits the [`Plan`] as one more field and one
+//! more step in [`enter`]: listening sockets from fd 3 and a readiness
+//! pipe (`notification-fd`) are placements; a process group is one more
+//! [`Session`]; a cgroup is an open `cgroup.procs` the child writes `0` to
+//! before the exec; `LISTEN_PID`, which must be the child's own pid, is an
+//! environment entry reserved in the plan that the child fills in from
+//! `getpid()` (digits written into the prepared string, no allocation).
 
 use std::cell::Cell;
 use std::ffi::{CString, c_char, c_int, c_void};
@@ -109,12 +117,10 @@ fn set_default(sig: c_int) {
     }
 }
 
-/// Reset every caught signal (and SIGPIPE, which the supervisors ignore)
-/// to its default action.
-fn reset_signals() {
-    let reset = signal::caught() | 1 << libc::SIGPIPE;
+/// Reset the signals in `set` (bit N: signal N) to their default actions.
+fn set_defaults(set: u64) {
     for sig in 1..64 {
-        if reset & (1 << sig) != 0 {
+        if set & (1 << sig) != 0 {
             set_default(sig);
         }
     }
@@ -125,7 +131,8 @@ fn reset_signals() {
 /// parent's memory. Returns only on failure, with the errno.
 fn enter(p: &Prepared<'_>, mask: Option<&libc::sigset_t>) -> c_int {
     let plan = p.plan;
-    reset_signals();
+    // Every caught signal, and SIGPIPE, which the supervisors ignore.
+    set_defaults(signal::caught() | 1 << libc::SIGPIPE);
     if let Some(mask) = mask {
         // SAFETY: `mask` is a valid signal set; sigprocmask is
         // async-signal-safe.
@@ -354,11 +361,7 @@ pub fn fork() -> io::Result<Option<libc::pid_t>> {
     // cannot inherit a lock held by another thread.
     let forked = unsafe { nix::unistd::fork() };
     if let Ok(nix::unistd::ForkResult::Child) = forked {
-        for sig in 1..64 {
-            if signal::caught() & (1 << sig) != 0 {
-                set_default(sig);
-            }
-        }
+        set_defaults(signal::caught());
         signal::forget_caught();
     }
     restore_mask(&mask);
