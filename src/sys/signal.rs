@@ -112,7 +112,8 @@ impl SelfPipe {
     /// Drain the pipe; the signals received since the last call.
     pub fn take(&self) -> Received {
         let mut buf = [0u8; 64];
-        while matches!(nix::unistd::read(&self.read, &mut buf), Ok(n) if n > 0) {}
+        // A short read emptied the pipe: no second read to hear EAGAIN.
+        while matches!(nix::unistd::read(&self.read, &mut buf), Ok(n) if n == buf.len()) {}
         Received(PENDING.swap(0, Ordering::SeqCst))
     }
 }
