@@ -313,6 +313,75 @@ def build_static_run(root):
     return exe
 
 
+# The static `run` started alone, from a minimal C launcher (vfork and
+# execve, as a supervisor's spawn at its leanest): the part of the static
+# figures that is the program's own exec and start-up, the same under every
+# suite.
+LAUNCHER_C = r"""
+#include <signal.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/wait.h>
+int main(int argc, char **argv) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    printf("%lld\n", (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+    fflush(stdout);
+    pid_t pid = vfork();
+    if (pid == 0) {
+        execl(argv[1], "run", (char *)0);
+        _exit(127);
+    }
+    printf("%d\n", (int)pid);
+    return 0;
+}
+"""
+
+
+def measure_exec_alone(root, trials):
+    """ms from just before vfork to the static `run`'s own stamp, started by
+    the minimal launcher; `trials` times."""
+    src = os.path.join(root, "launch.c")
+    exe = os.path.join(root, "launch")
+    with open(src, "w") as f:
+        f.write(LAUNCHER_C)
+    subprocess.run(["gcc", "-static", "-O2", "-o", exe, src], check=True, timeout=120)
+    d = os.path.join(root, "alone")
+    os.makedirs(d, exist_ok=True)
+    out = []
+    for _ in range(trials):
+        before = started_at(d)
+        # Its output to a file: the paused child keeps the launcher's stdout.
+        with open(os.path.join(root, "launch.out"), "w+") as o:
+            subprocess.run([exe, STATIC_RUN], cwd=d, stdout=o, stdin=subprocess.DEVNULL,
+                           timeout=10, check=True)
+            o.seek(0)
+            t0, pid = (int(x) for x in o.read().split())
+        t1 = wait_started(d, before, 5)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        reap_all(deadline_s=2, pids=[pid])
+        if t1:
+            out.append((t1 - t0) / 1e6)
+        time.sleep(0.05)
+    return summary(out)
+
+
+def wait_started(service_dir, before, seconds):
+    """The static `run`'s stamp once it differs from `before`, looking every
+    2 ms (sleeping in between); None after `seconds`."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        now = started_at(service_dir)
+        if now and now != before:
+            return now
+        time.sleep(0.002)
+    return None
+
+
 def started_at(service_dir):
     """When the static `run` of a service last started (monotonic ns), or
     None."""
@@ -500,14 +569,7 @@ def phase_small(suites, root, args, results):
                 time.sleep(wait_up)
             t0 = mono()
             os.kill(old, signal.SIGKILL)
-            end = time.monotonic() + 5
-            t1 = None
-            while time.monotonic() < end:
-                now_started = started_at(sdir)
-                if now_started and now_started != before:
-                    t1 = now_started
-                    break
-                time.sleep(0.002)
+            t1 = wait_started(sdir, before, 5)
             last_start[(s.name, 2)] = time.monotonic()
             if t1:
                 results["respawn_static"][s.name].append((t1 - t0) / 1e6)
@@ -758,6 +820,8 @@ def main():
     try:
         if args.only in (None, "small", "memory"):
             phase_small(suites, root, args, results)
+        if args.only in (None, "small"):
+            results["static_exec_alone"] = measure_exec_alone(root, args.trials)
         if args.only in (None, "scale"):
             phase_scale(suites, root, args, results)
         if args.only in (None, "static"):

@@ -189,12 +189,21 @@ def main():
     w(table(["suite", "median (min-max) ms"], [[s, cell(resp.get(s), 3)] for s in suites]))
     w(f"\ntend's ratio: {ratios(resp)}.\n")
     if resp_static:
-        w("With a `run` that is a static C program (`for (;;) pause();`, built with "
-          "`gcc -static` at bench time), so no shell: the supervisor's own spawn. Same trials, "
-          "another service of the same scanner.\n")
+        w("With a `run` that is a static C program (built with `gcc -static` at bench time: it "
+          "stamps its start and pauses), so no shell: the supervisor's own path. Same trials, "
+          "another service of the same scanner; ms from the kill until the new `run`'s own "
+          "time stamp, read without polling busily.\n")
         w(table(["suite", "median (min-max) ms"],
                 [[s, cell(resp_static.get(s), 3)] for s in suites]))
         w(f"\ntend's ratio: {ratios(resp_static)}.\n")
+        alone = r.get("static_exec_alone")
+        if alone:
+            w(f"Of that, the program's own exec and start-up, started alone by a minimal C "
+              f"launcher (`vfork`, `execve`): {cell(alone, 3)} ms, the same under every "
+              f"suite. Less that, tend's part: "
+              + ", ".join(f"{p} {ratio(med(resp_static.get('tend')) - med(alone), med(resp_static.get(p)) - med(alone))}"
+                          for p in PEERS if resp_static.get(p) and resp_static.get("tend"))
+              + ".\n")
     w("## 5. Control latency\n")
     w("`svc -t` (or the peer's equivalent) to new pid: ms from spawning the control command "
       "until the new child has exec'd `./run`. Whole-process time: ms from `posix_spawn` to "
