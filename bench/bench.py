@@ -122,6 +122,7 @@ def cpu_and_switches(pid):
 # ------------------------------------------------------------ processes
 
 STARTED = []  # pids of scanners we started
+EXTRA_DIRS = []  # directories outside the run's own, removed at the end
 
 
 def set_subreaper():
@@ -392,11 +393,11 @@ def started_at(service_dir):
         return None
 
 
-def make_service(path, static=False):
+def make_service(path, static=False, static_run=None):
     os.makedirs(path)
     run = os.path.join(path, "run")
     if static:
-        os.link(STATIC_RUN, run)
+        os.link(static_run or STATIC_RUN, run)
         return
     with open(run, "w") as f:
         f.write(RUN_SCRIPT)
@@ -407,14 +408,15 @@ def service_name(i):
     return f"svc{i:04d}"
 
 
-def start_suite(suite, root, n, static=(), all_static=False):
+def start_suite(suite, root, n, static=(), all_static=False, static_run=None):
     """n services under a new scanner; those numbered in `static` (or all,
-    with all_static) get the static `run`."""
+    with all_static) get the static `run` (`static_run`: a copy of it on
+    root's file system)."""
     suite.scandir = os.path.join(root, suite.name, "service")
     os.makedirs(suite.scandir)
     for i in range(n):
         make_service(os.path.join(suite.scandir, service_name(i)),
-                     static=all_static or i in static)
+                     static=all_static or i in static, static_run=static_run)
     suite.t_start = mono()
     suite.pid = start(suite.scanner(suite.scandir), suite.scandir, suite.env)
 
@@ -679,38 +681,67 @@ def phase_scale(suites, root, args, results):
         shutil.rmtree(os.path.join(root, "scale", s.name), ignore_errors=True)
 
 
+def tmpfs_dir():
+    """/dev/shm when it is a tmpfs, else None."""
+    for line in (read("/proc/mounts") or b"").decode().splitlines():
+        fields = line.split()
+        if len(fields) > 2 and fields[1] == "/dev/shm" and fields[2] == "tmpfs":
+            return "/dev/shm"
+    return None
+
+
 def phase_scale_static(suites, root, args, results):
     """1000 services whose `run` is the static program, one suite at a time,
     `--static-rounds` rounds with the order rotated: only the start-up time
-    (the idle cost is the same as with the shell's `run`)."""
+    (the idle cost is the same as with the shell's `run`).
+
+    On a tmpfs when there is one: by this phase the run has created and
+    deleted tens of thousands of files on the disk's file system, and ext4
+    then scans its recently deleted inodes at every new one
+    (`find_inode_bit`, `recently_deleted`: a quarter of all CPU time of a
+    1000-service start, by `perf record -a -g`), which makes the figure
+    grow from round to round and weighs on each suite by how many files
+    its supervisor creates."""
     n = args.scale
     times = {s.name: [] for s in suites}
     cpus = {s.name: [] for s in suites}
+    shm = tmpfs_dir()
+    where = tempfile.mkdtemp(prefix="tend-bench-static-", dir=shm) if shm else root
+    if shm:
+        EXTRA_DIRS.append(where)  # removed by main, after every process is gone
+    results["scale_static_fs"] = "tmpfs" if shm else "the bench's directory"
+    static_run = os.path.join(where, "run-static")
+    shutil.copy2(STATIC_RUN, static_run)
     for r in range(args.static_rounds):
         k = r % len(suites)
         for s in suites[k:] + suites[:k]:
-            base = os.path.join(root, f"scale-static-{r}")
-            start_suite(s, base, n, all_static=True)
-            # Wait without polling busily; each `run` tells when it started.
-            end = time.monotonic() + args.scale_timeout
-            starts = []
-            while time.monotonic() < end:
-                starts = [started_at(os.path.join(s.scandir, service_name(i))) for i in range(n)]
-                if all(starts):
-                    break
-                time.sleep(0.2)
-            took = (max(starts) - s.t_start) / 1e9 if starts and all(starts) else None
-            if took is not None:
-                times[s.name].append(took)
-                cpu = [cpu_and_switches(p) for p in [s.pid] + list(supervisors(s))]
-                cpus[s.name].append(sum(c[0] for c in cpu if c) / 1e6)
-            log(f"scale (static run) {s.name}: {took} s, "
-                f"CPU {cpus[s.name][-1] if took is not None else None} ms")
-            kill_tree(s.pid)
-            shutil.rmtree(os.path.join(base, s.name), ignore_errors=True)
+            measure_static_start(s, os.path.join(where, f"scale-static-{r}"), n, args,
+                                 static_run, times, cpus)
     for s in suites:
         results["scale_static"][s.name] = {"n": n, "start_s": summary(times[s.name]),
                                            "start_cpu_ms": summary(cpus[s.name])}
+
+
+def measure_static_start(s, base, n, args, static_run, times, cpus):
+    """One start of n static-run services under suite s."""
+    start_suite(s, base, n, all_static=True, static_run=static_run)
+    # Wait without polling busily; each `run` tells when it started.
+    end = time.monotonic() + args.scale_timeout
+    starts = []
+    while time.monotonic() < end:
+        starts = [started_at(os.path.join(s.scandir, service_name(i))) for i in range(n)]
+        if all(starts):
+            break
+        time.sleep(0.2)
+    took = (max(starts) - s.t_start) / 1e9 if starts and all(starts) else None
+    if took is not None:
+        times[s.name].append(took)
+        cpu = [cpu_and_switches(p) for p in [s.pid] + list(supervisors(s))]
+        cpus[s.name].append(sum(c[0] for c in cpu if c) / 1e6)
+    log(f"scale (static run) {s.name}: {took} s, "
+        f"CPU {cpus[s.name][-1] if took is not None else None} ms")
+    kill_tree(s.pid)
+    shutil.rmtree(os.path.join(base, s.name), ignore_errors=True)
 
 
 def phase_logging(results, tend):
@@ -837,6 +868,8 @@ def main():
     finally:
         cleanup()
         shutil.rmtree(root, ignore_errors=True)
+        for d in EXTRA_DIRS:
+            shutil.rmtree(d, ignore_errors=True)
     # A run cut short leaves raw lists of trials: summarise them too.
     for key in ("respawn", "respawn_static", "svc_t", "svc_t_cmd", "svstat1"):
         for name, v in list(results[key].items()):

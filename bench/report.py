@@ -259,9 +259,10 @@ def main():
     parts = [f"{p} {ratio(t, scale[p].get('start_s'))}" for p in PEERS if p in scale]
     w(f"\ntend's start-up time against each peer: {', '.join(parts)}.\n")
     if scale_static:
-        w(f"With the static `run` in every service (seconds until all {a['scale']} have exec'd "
-          f"it, median (min-max) of {a.get('static_rounds', '?')} rounds, the suites one at a "
-          "time, the order rotated each round):\n")
+        w(f"With the static `run` in every service (seconds until the last of all {a['scale']} "
+          f"has started, by their own time stamps; median (min-max) of "
+          f"{a.get('static_rounds', '?')} rounds, the suites one at a time, the order rotated "
+          f"each round; the services on {r.get('scale_static_fs', '?')}, see README.md):\n")
         w(table(["suite", "start (s)", "CPU to start (ms)"],
                 [[s, cell(scale_static.get(s, {}).get("start_s"), 2),
                   cell(scale_static.get(s, {}).get("start_cpu_ms"), 0)] for s in suites
