@@ -122,7 +122,7 @@ def cpu_and_switches(pid):
 # ------------------------------------------------------------ processes
 
 STARTED = []  # pids of scanners we started
-EXTRA_DIRS = []  # directories outside the run's own, removed at the end
+MOUNTS = []  # (mount point, image) of fresh_ext4, undone at the end
 
 
 def set_subreaper():
@@ -273,15 +273,49 @@ def make_suites(tend_bin):
 
 RUN_SCRIPT = "#!/bin/sh\nexec sleep 86400\n"
 
-# A `run` with no shell: a static C program, compiled at bench time
-# (`gcc -static`) and hard-linked as every such service's `run`, so that the
-# figure is the supervisor's own spawn and nothing else. First thing, it
-# writes the CLOCK_MONOTONIC time it started at (ns) to `started` in its
-# working directory (the service directory, for every suite), then waits
-# forever. The harness reads that file at leisure instead of polling /proc
-# busily, so on a 2-core machine its polling does not compete for the CPU
-# with the supervisor it measures.
-STATIC_RUN_C = r"""
+# A `run` with no shell: a static C program, compiled at bench time and
+# hard-linked as every such service's `run`, so that the figure is the
+# supervisor's own spawn and nothing else. Its first act is to read
+# CLOCK_MONOTONIC: it has no C library (`-nostdlib`, system calls made
+# directly), so nothing runs between the end of its `execve` and that
+# stamp, the moment a new `run` "has exec'd" (where glibc's start-up would
+# add its own time, the same under every suite, which only blurs the
+# ratio: in a VM its `cpuid` calls alone cost tenths of a millisecond). It
+# writes the stamp (ns) to `started` in its working directory (the service
+# directory, for every suite), then waits forever. The harness reads that
+# file at leisure instead of polling /proc busily, so on a 2-core machine
+# its polling does not compete for the CPU with the supervisor it measures.
+# Elsewhere than on x86-64 (whose system calls it makes by hand), the same
+# program is built on glibc.
+STATIC_RUN_BARE_C = r"""
+#include <fcntl.h>
+#include <time.h>
+#include <sys/syscall.h>
+static long sys(long n, long a, long b, long c, long d) {
+    long r;
+    register long r10 __asm__("r10") = d;
+    __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10)
+                     : "rcx", "r11", "memory");
+    return r;
+}
+__attribute__((force_align_arg_pointer, noreturn)) void _start(void) {
+    struct timespec ts;
+    sys(SYS_clock_gettime, CLOCK_MONOTONIC, (long)&ts, 0, 0);
+    unsigned long long ns = (unsigned long long)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+    char buf[24];
+    int i = sizeof buf;
+    buf[--i] = '\n';
+    do { buf[--i] = '0' + ns % 10; ns /= 10; } while (ns);
+    long fd = sys(SYS_openat, AT_FDCWD, (long)"started.new", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+        sys(SYS_write, fd, (long)(buf + i), sizeof buf - i, 0);
+        sys(SYS_close, fd, 0, 0, 0);
+        sys(SYS_renameat, AT_FDCWD, (long)"started.new", AT_FDCWD, (long)"started");
+    }
+    for (;;) sys(SYS_pause, 0, 0, 0, 0);
+}
+"""
+STATIC_RUN_LIBC_C = r"""
 #include <fcntl.h>
 #include <stdio.h>
 #include <time.h>
@@ -308,8 +342,10 @@ def build_static_run(root):
     src = os.path.join(root, "pause.c")
     exe = os.path.join(root, "pause")
     with open(src, "w") as f:
-        f.write(STATIC_RUN_C)
-    subprocess.run(["gcc", "-static", "-O2", "-o", exe, src], check=True, timeout=120)
+        bare = platform.machine() == "x86_64"
+        f.write(STATIC_RUN_BARE_C if bare else STATIC_RUN_LIBC_C)
+    bare = ["-nostdlib", "-fno-stack-protector"] if bare else []
+    subprocess.run(["gcc", "-static", "-O2", *bare, "-o", exe, src], check=True, timeout=120)
     STATIC_RUN = exe
     return exe
 
@@ -681,13 +717,41 @@ def phase_scale(suites, root, args, results):
         shutil.rmtree(os.path.join(root, "scale", s.name), ignore_errors=True)
 
 
-def tmpfs_dir():
-    """/dev/shm when it is a tmpfs, else None."""
-    for line in (read("/proc/mounts") or b"").decode().splitlines():
-        fields = line.split()
-        if len(fields) > 2 and fields[1] == "/dev/shm" and fields[2] == "tmpfs":
-            return "/dev/shm"
-    return None
+def fresh_ext4(path):
+    """A new, empty ext4 mounted at `path` (a loop device on an image file
+    beside it), or None when that cannot be done (not root, no loop
+    device). Every mount is recorded in MOUNTS, for the clean-up."""
+    if os.geteuid() != 0 or not shutil.which("mkfs.ext4"):
+        return None
+    image = path + ".img"
+    try:
+        os.makedirs(path)
+        with open(image, "wb") as f:
+            f.truncate(256 << 20)
+        subprocess.run(["mkfs.ext4", "-q", "-F", "-N", "32768", image], check=True,
+                       timeout=60, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(["mount", "-o", "loop", image, path], check=True, timeout=60,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError):
+        try:
+            os.unlink(image)
+        except OSError:
+            pass
+        return None
+    MOUNTS.append((path, image))
+    return path
+
+
+def unmount(path):
+    """Undo fresh_ext4(path) once nothing runs in it."""
+    for entry in [m for m in MOUNTS if m[0] == path]:
+        subprocess.run(["umount", path], timeout=60, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        try:
+            os.unlink(entry[1])
+        except OSError:
+            pass
+        MOUNTS.remove(entry)
 
 
 def phase_scale_static(suites, root, args, results):
@@ -695,28 +759,35 @@ def phase_scale_static(suites, root, args, results):
     `--static-rounds` rounds with the order rotated: only the start-up time
     (the idle cost is the same as with the shell's `run`).
 
-    On a tmpfs when there is one: by this phase the run has created and
-    deleted tens of thousands of files on the disk's file system, and ext4
-    then scans its recently deleted inodes at every new one
-    (`find_inode_bit`, `recently_deleted`: a quarter of all CPU time of a
-    1000-service start, by `perf record -a -g`), which makes the figure
-    grow from round to round and weighs on each suite by how many files
-    its supervisor creates."""
+    Each start is on a file system of its own, made fresh for it (ext4 on a
+    loop device, as root): a machine booting its services has not just
+    created and deleted tens of thousands of files, and by this phase the
+    run has. On the bench's own ext4, the file system then scans its
+    recently deleted inodes at every new one (`find_inode_bit`,
+    `recently_deleted`: a quarter of all CPU time of a 1000-service start,
+    by `perf record -a -g`), which makes the figure grow from round to round
+    and weighs on each suite by how many files its supervisor creates. When
+    no loop device can be had, the services go in the bench's directory, and
+    RESULTS.md says so."""
     n = args.scale
     times = {s.name: [] for s in suites}
     cpus = {s.name: [] for s in suites}
-    shm = tmpfs_dir()
-    where = tempfile.mkdtemp(prefix="tend-bench-static-", dir=shm) if shm else root
-    if shm:
-        EXTRA_DIRS.append(where)  # removed by main, after every process is gone
-    results["scale_static_fs"] = "tmpfs" if shm else "the bench's directory"
-    static_run = os.path.join(where, "run-static")
-    shutil.copy2(STATIC_RUN, static_run)
+    results["scale_static_fs"] = "a fresh ext4 (loop device) for each start"
     for r in range(args.static_rounds):
         k = r % len(suites)
         for s in suites[k:] + suites[:k]:
-            measure_static_start(s, os.path.join(where, f"scale-static-{r}"), n, args,
-                                 static_run, times, cpus)
+            base = os.path.join(root, f"scale-static-{r}-{s.name}")
+            fresh = fresh_ext4(base)
+            if fresh is None:
+                results["scale_static_fs"] = "the bench's directory (no loop device)"
+                os.makedirs(base, exist_ok=True)
+            static_run = os.path.join(base, "run-static")
+            shutil.copy2(STATIC_RUN, static_run)
+            try:
+                measure_static_start(s, base, n, args, static_run, times, cpus)
+            finally:
+                if fresh:
+                    unmount(fresh)
     for s in suites:
         results["scale_static"][s.name] = {"n": n, "start_s": summary(times[s.name]),
                                            "start_cpu_ms": summary(cpus[s.name])}
@@ -867,9 +938,9 @@ def main():
         results["error"] = repr(e)
     finally:
         cleanup()
+        for path, _ in list(MOUNTS):
+            unmount(path)
         shutil.rmtree(root, ignore_errors=True)
-        for d in EXTRA_DIRS:
-            shutil.rmtree(d, ignore_errors=True)
     # A run cut short leaves raw lists of trials: summarise them too.
     for key in ("respawn", "respawn_static", "svc_t", "svc_t_cmd", "svstat1"):
         for name, v in list(results[key].items()):

@@ -258,6 +258,24 @@ impl<'fd> ChildSpec<'fd> {
         Ok(Child { pid: Pid::from_raw(pid) })
     }
 
+    /// Start the program without waiting for it to exec: a plain fork,
+    /// whose child execs. For a parent that starts many programs in a row
+    /// (svscan at boot): [`spawn`](Self::spawn) sleeps through each child's
+    /// exec in turn, while after a fork the parent goes on to the next at
+    /// once and the children exec side by side on every CPU. A failure to
+    /// exec is then the child's to tell: it calls `failed` with the reason
+    /// and exits 111.
+    pub fn spawn_unawaited(&self, failed: impl FnOnce(&io::Error)) -> io::Result<Child> {
+        let plan = self.plan()?;
+        match crate::sys::spawn::fork()? {
+            Some(pid) => Ok(Child { pid: Pid::from_raw(pid) }),
+            None => {
+                failed(&crate::sys::spawn::exec(&plan));
+                crate::sys::spawn::exit_now(111)
+            }
+        }
+    }
+
     /// Replace this process with the program; returns only on failure.
     pub fn exec(&self) -> io::Error {
         match self.plan() {

@@ -444,17 +444,17 @@ impl Scanner {
             (Side::Log, Some(pipe)) => spec.fd(pipe.read.as_fd(), 0),
             (_, None) => &mut spec,
         };
-        match spec.spawn() {
+        let unable = |err: &io::Error| {
+            let reason = errstr::io_str(err);
+            warn(TOOL, format!("unable to start supervise {}: {reason}", service.display()));
+        };
+        // Not waiting for each exec: at boot the scanner starts every
+        // supervisor in a row, and they exec side by side (a failed one
+        // says why and exits, and is started again like any that died).
+        match spec.spawn_unawaited(unable) {
             Ok(child) => Some(child.id()),
             Err(err) => {
-                warn(
-                    TOOL,
-                    format!(
-                        "unable to start supervise {}: {}",
-                        service.display(),
-                        errstr::io_str(&err)
-                    ),
-                );
+                unable(&err);
                 None
             }
         }

@@ -370,3 +370,10 @@ pub fn fork() -> io::Result<Option<libc::pid_t>> {
         nix::unistd::ForkResult::Child => Ok(None),
     }
 }
+
+/// End this process at once with `code`: a forked child whose exec failed,
+/// which must not run the parent's exit handlers or flush its buffers.
+pub fn exit_now(code: c_int) -> ! {
+    // SAFETY: _exit runs nothing of this process's and never returns.
+    unsafe { libc::_exit(code) }
+}
