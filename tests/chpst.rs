@@ -133,3 +133,13 @@ fn chpst_changes_root() {
     assert!(root.join("made-inside-the-new-root").exists(), "{}", text(&out.stderr));
     assert!(!Path::new(marker).exists());
 }
+
+/// The arguments read as Debian's chpst reads them: its getopt (daemontools'
+/// `sgetopt`, which drops a word beginning with `--` and stops there), or
+/// none at all.
+#[test]
+fn chpst_reads_its_arguments_as_debians() {
+    let debian = require_debian!("chpst");
+    assert_same("chpst", &debian, &["--foo", "true"]);
+    assert_same("chpst", &debian, &["-v--x", "true"]);
+}

@@ -50,3 +50,14 @@ fn envdir_failures_match_daemontools() {
     fs::create_dir(&empty).unwrap();
     assert_same("envdir", &debian, &[empty.to_str().unwrap(), "no-such-program-anywhere"]);
 }
+
+/// The arguments read as Debian's envdir reads them: its getopt (daemontools'
+/// `sgetopt`, which drops a word beginning with `--` and stops there), or
+/// none at all.
+#[test]
+fn envdir_reads_its_arguments_as_debians() {
+    let debian = require_debian!("envdir");
+    assert_same("envdir", &debian, &["-x", "true"]);
+    assert_same("envdir", &debian, &["--", "true"]);
+    assert_same("envdir", &debian, &["--x", "true"]);
+}

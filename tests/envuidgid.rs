@@ -15,3 +15,13 @@ fn envuidgid_sets_uid_and_gid_like_daemontools() {
     assert_same("envuidgid", &debian, &["nosuchaccount", "true"]);
     assert_same("envuidgid", &debian, &["nobody"]);
 }
+
+/// The arguments read as Debian's envuidgid reads them: its getopt (daemontools'
+/// `sgetopt`, which drops a word beginning with `--` and stops there), or
+/// none at all.
+#[test]
+fn envuidgid_reads_its_arguments_as_debians() {
+    let debian = require_debian!("envuidgid");
+    assert_same("envuidgid", &debian, &["-x", "true"]);
+    assert_same("envuidgid", &debian, &["--", "true"]);
+}

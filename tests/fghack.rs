@@ -33,3 +33,13 @@ fn fghack_waits_for_every_descendant_and_passes_the_exit_code() {
     assert_same("fghack", &debian, &["no-such-program-anywhere"]);
     assert_same("fghack", &debian, &[]);
 }
+
+/// The arguments read as Debian's fghack reads them: its getopt (daemontools'
+/// `sgetopt`, which drops a word beginning with `--` and stops there), or
+/// none at all.
+#[test]
+fn fghack_reads_its_arguments_as_debians() {
+    let debian = require_debian!("fghack");
+    assert_same("fghack", &debian, &["-x"]);
+    assert_same("fghack", &debian, &["--", "true"]);
+}

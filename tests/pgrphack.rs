@@ -31,3 +31,14 @@ fn pgrphack_runs_the_child_in_a_new_session() {
     assert_same("pgrphack", &debian, &[]);
     assert_same("pgrphack", &debian, &["no-such-program-anywhere"]);
 }
+
+/// The arguments read as Debian's pgrphack reads them: its getopt (daemontools'
+/// `sgetopt`, which drops a word beginning with `--` and stops there), or
+/// none at all.
+#[test]
+fn pgrphack_reads_its_arguments_as_debians() {
+    let debian = require_debian!("pgrphack");
+    assert_same("pgrphack", &debian, &["-x"]);
+    assert_same("pgrphack", &debian, &["--", "true"]);
+    assert_same("pgrphack", &debian, &["--foo"]);
+}

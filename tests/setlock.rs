@@ -66,3 +66,14 @@ fn setlock_failures_match_daemontools() {
     let lock = dir.path().join("lock");
     assert_same("setlock", &debian, &[lock.to_str().unwrap(), "no-such-program-anywhere"]);
 }
+
+/// The arguments read as Debian's setlock reads them: its getopt (daemontools'
+/// `sgetopt`, which drops a word beginning with `--` and stops there), or
+/// none at all.
+#[test]
+fn setlock_reads_its_arguments_as_debians() {
+    let debian = require_debian!("setlock");
+    assert_same("setlock", &debian, &["--foo"]);
+    assert_same("setlock", &debian, &["-nZ", "lock", "true"]);
+    assert_same("setlock", &debian, &["--foo", "/nonexistent/dir/lock", "true"]);
+}

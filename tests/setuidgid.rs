@@ -55,3 +55,13 @@ fn setuidgid_failures_match_daemontools() {
         assert_same("setuidgid", &debian, &["nobody", "no-such-program-anywhere"]);
     }
 }
+
+/// The arguments read as Debian's setuidgid reads them: its getopt (daemontools'
+/// `sgetopt`, which drops a word beginning with `--` and stops there), or
+/// none at all.
+#[test]
+fn setuidgid_reads_its_arguments_as_debians() {
+    let debian = require_debian!("setuidgid");
+    assert_same("setuidgid", &debian, &["-x", "true"]);
+    assert_same("setuidgid", &debian, &["--", "root", "true"]);
+}

@@ -44,3 +44,15 @@ fn softlimit_usage_errors_match_daemontools() {
     }
     assert_same("softlimit", &debian, &["-o", "100", "no-such-program-anywhere"]);
 }
+
+/// The arguments read as Debian's softlimit reads them: its getopt (daemontools'
+/// `sgetopt`, which drops a word beginning with `--` and stops there), or
+/// none at all.
+#[test]
+fn softlimit_reads_its_arguments_as_debians() {
+    let debian = require_debian!("softlimit");
+    assert_same("softlimit", &debian, &["--foo", "true"]);
+    assert_same("softlimit", &debian, &["-m", "5", "--foo", "true"]);
+    assert_same("softlimit", &debian, &["-m5-x", "true"]);
+    assert_same("softlimit", &debian, &["-m"]);
+}

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{Spawned, output_with_input, tool, wait_for};
+use common::{Spawned, assert_same, output_with_input, tool, wait_for};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -644,4 +644,15 @@ fn random_cases_like_runit() {
             ),
         );
     }
+}
+
+/// The arguments read as Debian's svlogd reads them: its getopt (daemontools'
+/// `sgetopt`, which drops a word beginning with `--` and stops there), or
+/// none at all.
+#[test]
+fn svlogd_reads_its_arguments_as_debians() {
+    let debian = require_debian!("svlogd");
+    assert_same("svlogd", &debian, &["--foo"]);
+    assert_same("svlogd", &debian, &["-t-x", "d"]);
+    assert_same("svlogd", &debian, &["-l"]);
 }

@@ -228,3 +228,13 @@ fn idle_svscan_does_not_wake_up() {
     std::thread::sleep(Duration::from_millis(5500));
     assert_eq!(switches(scan.pid()), before, "svscan woke up while nothing happened");
 }
+
+/// daemontools' svscan has no options: its first argument is the
+/// directory whatever it looks like, and the rest are ignored.
+#[test]
+fn svscan_reads_its_arguments_as_debians() {
+    let debian = require_debian!("svscan");
+    assert_same("svscan", &debian, &["-x"]);
+    assert_same("svscan", &debian, &["--", "/nonexistent"]);
+    assert_same("svscan", &debian, &["/nonexistent", "extra", "-x"]);
+}

@@ -75,3 +75,15 @@ fn tcpclient_usage_and_fatal_messages_match_ucspi_tcp() {
     }
     assert_host_failures("tcpclient", &debian);
 }
+
+/// The arguments read as Debian's tcpclient reads them: its getopt (daemontools'
+/// `sgetopt`, which drops a word beginning with `--` and stops there), or
+/// none at all.
+#[test]
+fn tcpclient_reads_its_arguments_as_debians() {
+    let debian = require_debian!("tcpclient");
+    assert_same("tcpclient", &debian, &["--foo"]);
+    assert_same("tcpclient", &debian, &["-Z"]);
+    assert_same("tcpclient", &debian, &["-RT"]);
+    assert_same("tcpclient", &debian, &["-R-x", "0", "1", "true"]);
+}

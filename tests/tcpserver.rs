@@ -465,3 +465,15 @@ fn tcpserver_usage_and_fatal_messages_match_ucspi_tcp() {
     }
     assert_host_failures("tcpserver", &debian);
 }
+
+/// The arguments read as Debian's tcpserver reads them: its getopt (daemontools'
+/// `sgetopt`, which drops a word beginning with `--` and stops there), or
+/// none at all.
+#[test]
+fn tcpserver_reads_its_arguments_as_debians() {
+    let debian = require_debian!("tcpserver");
+    assert_same("tcpserver", &debian, &["--foo"]);
+    assert_same("tcpserver", &debian, &["-1-c", "5", "0", "0", "true"]);
+    assert_same("tcpserver", &debian, &["-Z"]);
+    assert_same("tcpserver", &debian, &["-c"]);
+}

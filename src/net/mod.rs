@@ -115,23 +115,6 @@ impl Lookups {
     }
 }
 
-/// getopt's complaint before a usage line, as ucspi-tcp's programs print
-/// it: `tool: illegal option -- x` or `tool: option requires an argument
-/// -- x`.
-pub fn getopt_complaint(tool: &str, err: &lexopt::Error) {
-    use std::io::Write;
-    let line = match err {
-        lexopt::Error::UnexpectedOption(opt) => {
-            format!("{tool}: illegal option -- {}\n", opt.trim_start_matches('-'))
-        }
-        lexopt::Error::MissingValue { option: Some(opt) } => {
-            format!("{tool}: option requires an argument -- {}\n", opt.trim_start_matches('-'))
-        }
-        _ => return,
-    };
-    let _ = std::io::stderr().write_all(line.as_bytes());
-}
-
 /// Point descriptor 2 at /dev/null (ucspi-tcp's `-q`: no messages at all).
 pub fn silence_stderr() {
     if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {

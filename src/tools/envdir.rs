@@ -9,21 +9,19 @@ use crate::chain::{self, OnDirectory, read_envdir};
 use crate::errstr;
 use crate::fail::Failure;
 
-const TOOL: &str = "envdir";
-
 /// daemontools' envdir, unlike its other tools, exits 111 on bad usage.
 fn usage() -> Failure {
     Failure { code: 111, ..Failure::usage("envdir dir child") }
 }
 
 pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
-    let rest = chain::options(args, TOOL, "", "", usage, |_, _| Ok(()))?;
-    if rest.len() < 2 {
+    // As daemontools': no options, every argument taken as it is.
+    if args.len() < 2 {
         return Err(usage());
     }
-    let dir = Path::new(&rest[0]);
+    let dir = Path::new(&args[0]);
     let (env, _) = read_envdir(dir, OnDirectory::Fail).map_err(|err| envdir_failure(dir, err))?;
-    Err(chain::exec_or_fail(&rest[1..], &env))
+    Err(chain::exec_or_fail(&args[1..], &env))
 }
 
 /// daemontools' words for a directory that cannot be read.

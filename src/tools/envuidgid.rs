@@ -7,19 +7,17 @@ use std::ffi::OsString;
 use crate::chain::{self, Account, EnvChanges};
 use crate::fail::Failure;
 
-const TOOL: &str = "envuidgid";
-
 fn usage() -> Failure {
     Failure::usage("envuidgid account child")
 }
 
 pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
-    let rest = chain::options(args, TOOL, "", "", usage, |_, _| Ok(()))?;
-    if rest.len() < 2 {
+    // As daemontools': no options, every argument taken as it is.
+    if args.len() < 2 {
         return Err(usage());
     }
-    let account = Account::lookup(&rest[0].to_string_lossy())?;
-    Err(chain::exec_or_fail(&rest[1..], &account_env(&account)))
+    let account = Account::lookup(&args[0].to_string_lossy())?;
+    Err(chain::exec_or_fail(&args[1..], &account_env(&account)))
 }
 
 /// `$UID` and `$GID` for `account`, shared with `chpst -U`.

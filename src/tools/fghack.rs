@@ -11,7 +11,6 @@ use crate::chain::{self};
 use crate::fail::{Context, Failure};
 use crate::spawn::{ChildSpec, Ending};
 
-const TOOL: &str = "fghack";
 const COPIES: usize = 30;
 
 fn usage() -> Failure {
@@ -19,8 +18,8 @@ fn usage() -> Failure {
 }
 
 pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
-    let rest = chain::options(args, TOOL, "", "", usage, |_, _| Ok(()))?;
-    if rest.is_empty() {
+    // As daemontools': no options, every argument taken as it is.
+    if args.is_empty() {
         return Err(usage());
     }
     let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
@@ -31,7 +30,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
         .map(|_| nix::unistd::dup(&write).map_err(|errno| Failure::sys("dup", &errno.into())))
         .collect::<Result<_, _>>()?;
     let child =
-        ChildSpec::command(&rest).spawn().map_err(|err| chain::run_failure(&rest[0], &err))?;
+        ChildSpec::command(&args).spawn().map_err(|err| chain::run_failure(&args[0], &err))?;
     drop(copies);
     drop(write);
     let mut read = std::fs::File::from(read);

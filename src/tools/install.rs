@@ -1,4 +1,4 @@
-//! `tend install [--force] DIR`: one symbolic link per tool in DIR, each
+//! `tend install [-f|--force] DIR`: one symbolic link per tool in DIR, each
 //! pointing at this binary, so that `svc`, `supervise`, ... can be called by
 //! name.
 
@@ -9,23 +9,27 @@ use std::os::unix::fs::symlink;
 use std::path::PathBuf;
 
 use crate::fail::{Context, Failure};
+use crate::getopt::{Spec, Style};
 use crate::tools::TOOLS;
 
-const USAGE: &str = "tend install [--force] DIR";
+const USAGE: &str = "tend install [-f|--force] DIR";
 
 pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
-    use lexopt::prelude::*;
-    let mut parser = lexopt::Parser::from_args(args);
+    // tend's own tool, so GNU conventions: options anywhere, and `--force`
+    // (the one long option) is `-f`.
+    let args = args.into_iter().map(|a| if a == "--force" { "-f".into() } else { a }).collect();
     let mut force = false;
-    let mut dir: Option<PathBuf> = None;
-    while let Some(arg) = parser.next().map_err(|_| Failure::usage(USAGE))? {
-        match arg {
-            Long("force") | Short('f') => force = true,
-            Value(value) if dir.is_none() => dir = Some(PathBuf::from(value)),
-            _ => return Err(Failure::usage(USAGE)),
-        }
-    }
-    let dir = dir.ok_or_else(|| Failure::usage(USAGE))?;
+    let spec = Spec { flags: "f", valued: "", style: Style::Gnu };
+    let rest = spec
+        .parse(args, |_, _| {
+            force = true;
+            Ok::<(), Failure>(())
+        })
+        .map_err(|_| Failure::usage(USAGE))?;
+    let [dir] = &rest[..] else {
+        return Err(Failure::usage(USAGE));
+    };
+    let dir = PathBuf::from(dir);
     let target = std::env::current_exe().or_fail("find the tend binary")?;
     fs::create_dir_all(&dir).or_fail(format!("create {}", dir.display()))?;
     for tool in TOOLS {

@@ -7,18 +7,16 @@ use crate::chain;
 use crate::fail::Failure;
 use crate::spawn::{ChildSpec, Session};
 
-const TOOL: &str = "pgrphack";
-
 fn usage() -> Failure {
     Failure::usage("pgrphack child")
 }
 
 pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
-    let rest = chain::options(args, TOOL, "", "", usage, |_, _| Ok(()))?;
-    if rest.is_empty() {
+    // As daemontools': no options, every argument taken as it is.
+    if args.is_empty() {
         return Err(usage());
     }
     // Already a session leader is fine: the child is in its own group then.
-    let err = ChildSpec::command(&rest).session(Session::New).exec();
-    Err(chain::run_failure(&rest[0], &err))
+    let err = ChildSpec::command(&args).session(Session::New).exec();
+    Err(chain::run_failure(&args[0], &err))
 }

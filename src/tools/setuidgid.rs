@@ -7,18 +7,16 @@ use std::ffi::OsString;
 use crate::chain::{self, Account, EnvChanges, drop_privileges};
 use crate::fail::Failure;
 
-const TOOL: &str = "setuidgid";
-
 fn usage() -> Failure {
     Failure::usage("setuidgid [-s] account child")
 }
 
 pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
-    let mut member_groups = false;
-    let rest = chain::options(args, TOOL, "s", "", usage, |_, _| {
-        member_groups = true;
-        Ok(())
-    })?;
+    // daemontools' setuidgid has no options and takes every argument as it
+    // is; `-s` (from daemontools-encore) is the one word read as an option,
+    // and only first: no account name can begin with a dash.
+    let member_groups = args.first().is_some_and(|a| a == "-s");
+    let rest = &args[usize::from(member_groups)..];
     if rest.len() < 2 {
         return Err(usage());
     }

@@ -19,6 +19,7 @@ use nix::unistd::{Gid, Uid};
 
 use crate::chain::account::{Account, group_id, supplementary_groups};
 use crate::fail::Failure;
+use crate::getopt::{Spec, Stop, Style};
 use crate::net;
 use crate::spawn::{self, ChildSpec, Ending, EnvChanges, Forked, Session};
 
@@ -112,7 +113,6 @@ fn strtol(text: &str, base: u32) -> (i64, bool) {
 }
 
 fn parse(args: Vec<OsString>, root: bool) -> Result<Parsed, Failure> {
-    use lexopt::prelude::*;
     if args.is_empty() {
         return Ok(Parsed::Print(HELP, ERROR));
     }
@@ -136,78 +136,53 @@ fn parse(args: Vec<OsString>, root: bool) -> Result<Parsed, Failure> {
         sock_user: None,
         sock_group: None,
     };
-    let mut parser = lexopt::Parser::from_args(args);
+    let spec = Spec { flags: "?hnvS", valued: "cdfgapbuCFsPUGM", style: Style::Gnu };
     let text = |v: OsString| v.to_string_lossy().into_owned();
-    loop {
-        let arg = match parser.next() {
-            Ok(Some(arg)) => arg,
-            Ok(None) => break,
-            Err(lexopt::Error::MissingValue { option }) => {
-                let letter = option.unwrap_or_default().trim_start_matches('-').to_string();
-                let _ = std::io::stderr().write_all(
-                    format!("spawn-fcgi: option requires an argument -- '{letter}'\n").as_bytes(),
-                );
-                return Ok(Parsed::Print(HELP, 0));
+    let parsed = spec.parse(args, |letter, value| {
+        let Some(v) = value else {
+            match letter {
+                'S' => o.before_chroot = root,
+                'n' => o.no_fork = true,
+                'v' => return Err(Ok(Parsed::Print(VERSION, 0))),
+                _ => return Err(Ok(Parsed::Print(HELP, 0))),
             }
-            Err(_) => return Ok(Parsed::Print(HELP, 0)),
+            return Ok(());
         };
-        let value = |p: &mut lexopt::Parser| p.value().map_err(|_| ());
-        match arg {
-            Short(
-                c @ ('f' | 'd' | 'a' | 'p' | 's' | 'M' | 'C' | 'F' | 'b' | 'P' | 'c' | 'u' | 'g'
-                | 'U' | 'G'),
-            ) => {
-                let Ok(v) = value(&mut parser) else {
-                    let _ = std::io::stderr().write_all(
-                        format!("spawn-fcgi: option requires an argument -- '{c}'\n").as_bytes(),
-                    );
-                    return Ok(Parsed::Print(HELP, 0));
-                };
-                match c {
-                    'f' => o.app = Some(v),
-                    'd' => o.dir = Some(v),
-                    'a' => o.addr = Some(text(v)),
-                    'p' => {
-                        let (n, whole) = strtol(&text(v), 10);
-                        if n == -1 || !whole {
-                            return Err(fail(format!("invalid port: {}", n as u32)));
-                        }
-                        o.port = n as u16;
-                    }
-                    's' => o.unix = Some(PathBuf::from(v)),
-                    'M' => o.mode = Some((strtol(&text(v), 8).0 as u32) & 0o7777),
-                    'C' => o.children = Some(strtol(&text(v), 10).0),
-                    'F' => o.forks = strtol(&text(v), 10).0,
-                    'b' => o.backlog = strtol(&text(v), 10).0,
-                    'P' => o.pid_file = Some(PathBuf::from(v)),
-                    // The root-only options are ignored for other users.
-                    'c' if root => o.chroot = Some(PathBuf::from(v)),
-                    'u' if root => o.user = Some(text(v)),
-                    'g' if root => o.group = Some(text(v)),
-                    'U' if root => o.sock_user = Some(text(v)),
-                    'G' if root => o.sock_group = Some(text(v)),
-                    _ => {}
+        match letter {
+            'f' => o.app = Some(v),
+            'd' => o.dir = Some(v),
+            'a' => o.addr = Some(text(v)),
+            'p' => {
+                let (n, whole) = strtol(&text(v), 10);
+                if n == -1 || !whole {
+                    return Err(Err(fail(format!("invalid port: {}", n as u32))));
                 }
+                o.port = n as u16;
             }
-            Short('S') => o.before_chroot = root,
-            Short('n') => o.no_fork = true,
-            Short('v') => return Ok(Parsed::Print(VERSION, 0)),
-            Short('h' | '?') => return Ok(Parsed::Print(HELP, 0)),
-            Short(c) => {
-                let _ = std::io::stderr()
-                    .write_all(format!("spawn-fcgi: invalid option -- '{c}'\n").as_bytes());
-                return Ok(Parsed::Print(HELP, 0));
-            }
-            Long(name) => {
-                let _ = std::io::stderr()
-                    .write_all(format!("spawn-fcgi: unrecognized option '--{name}'\n").as_bytes());
-                return Ok(Parsed::Print(HELP, 0));
-            }
-            Value(v) => {
-                o.app_argv.push(v);
-                o.app_argv.extend(parser.raw_args().map_err(|_| fail("bad arguments"))?);
-                break;
-            }
+            's' => o.unix = Some(PathBuf::from(v)),
+            'M' => o.mode = Some((strtol(&text(v), 8).0 as u32) & 0o7777),
+            'C' => o.children = Some(strtol(&text(v), 10).0),
+            'F' => o.forks = strtol(&text(v), 10).0,
+            'b' => o.backlog = strtol(&text(v), 10).0,
+            'P' => o.pid_file = Some(PathBuf::from(v)),
+            // The root-only options are ignored for other users.
+            'c' if root => o.chroot = Some(PathBuf::from(v)),
+            'u' if root => o.user = Some(text(v)),
+            'g' if root => o.group = Some(text(v)),
+            'U' if root => o.sock_user = Some(text(v)),
+            'G' if root => o.sock_group = Some(text(v)),
+            _ => {}
+        }
+        Ok(())
+    });
+    match parsed {
+        Ok(operands) => o.app_argv = operands,
+        Err(Stop::Handler(done)) => return done,
+        Err(Stop::Complaint(complaint)) => {
+            // glibc's getopt has said why; spawn-fcgi then shows its help.
+            let line = complaint.line("spawn-fcgi", Style::Gnu);
+            let _ = std::io::stderr().write_all(format!("{line}\n").as_bytes());
+            return Ok(Parsed::Print(HELP, 0));
         }
     }
     if o.app.is_none() && o.app_argv.is_empty() {

@@ -9,13 +9,14 @@ use std::path::Path;
 
 use crate::errstr;
 use crate::fail::{Failure, warn};
+use crate::getopt;
 use crate::svdir::{Command, SendError, ServiceDir, command};
 
 const TOOL: &str = "svc";
 
 pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
     let (commands, services) = parse(&args)?;
-    for service in services {
+    for service in &services {
         if let Err(message) = send(Path::new(service), &commands) {
             warn(TOOL, message);
         }
@@ -25,36 +26,20 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
 
 /// Split getopt-style options from service names. Each letter is kept
 /// once, in the order first given, as daemontools does.
-fn parse(args: &[OsString]) -> Result<(Vec<Command>, &[OsString]), Failure> {
+fn parse(args: &[OsString]) -> Result<(Vec<Command>, Vec<OsString>), Failure> {
+    let letters: String = command::TABLE.iter().map(|e| char::from(e.letter)).collect();
+    let usage = || Failure::bare(100, format!("{TOOL} options: {}", command::usage_list()));
     let mut commands = Vec::new();
-    let mut index = 0;
-    while index < args.len() {
-        let arg = args[index].as_encoded_bytes();
-        if arg == b"--" {
-            index += 1;
-            break;
+    let services = getopt::options(args.to_vec(), TOOL, &letters, "", usage, |letter, _| {
+        let command = u8::try_from(letter).ok().and_then(Command::from_byte);
+        if let Some(command) = command
+            && !commands.contains(&command)
+        {
+            commands.push(command);
         }
-        if arg.len() < 2 || arg[0] != b'-' {
-            break;
-        }
-        for &letter in &arg[1..] {
-            let Some(command) = Command::from_byte(letter) else {
-                let shown = String::from_utf8_lossy(&[letter]).into_owned();
-                return Err(Failure::bare(
-                    100,
-                    format!(
-                        "{TOOL}: illegal option -- {shown}\n{TOOL} options: {}",
-                        command::usage_list()
-                    ),
-                ));
-            };
-            if !commands.contains(&command) {
-                commands.push(command);
-            }
-        }
-        index += 1;
-    }
-    Ok((commands, &args[index..]))
+        Ok(())
+    })?;
+    Ok((commands, services))
 }
 
 /// Send the commands to one service, or say why not in svc's words.
@@ -93,7 +78,7 @@ mod tests {
         let a = args(&["-u", "--", "-weird"]);
         let (commands, services) = parse(&a).unwrap();
         assert_eq!(commands, [Command::Up]);
-        assert_eq!(services, &args(&["-weird"])[..]);
+        assert_eq!(services, args(&["-weird"]));
     }
 
     #[test]
@@ -103,6 +88,14 @@ mod tests {
             parse(&a).unwrap().0,
             [Signal::SIGQUIT, Signal::SIGUSR1, Signal::SIGUSR2].map(Command::Send)
         );
+    }
+
+    #[test]
+    fn a_word_beginning_with_two_dashes_ends_the_options() {
+        // daemontools' sgetopt drops it: `svc --foo s` controls s.
+        let (commands, services) = parse(&args(&["-d", "--foo", "-u", "s"])).unwrap();
+        assert_eq!(commands, [Command::Down]);
+        assert_eq!(services, args(&["-u", "s"]));
     }
 
     #[test]

@@ -7,9 +7,12 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::time::Duration;
 
+use crate::decimal;
 use crate::fail::Failure;
+use crate::getopt;
 use crate::net::{self, End};
 use crate::spawn::ChildSpec;
 
@@ -28,7 +31,6 @@ struct Options {
 }
 
 fn parse(args: Vec<OsString>) -> Result<Options, Failure> {
-    use lexopt::prelude::*;
     let mut o = Options {
         local_ip: None,
         local_port: 0,
@@ -40,45 +42,37 @@ fn parse(args: Vec<OsString>) -> Result<Options, Failure> {
         port: String::new(),
         program: Vec::new(),
     };
-    let usage = |e: lexopt::Error| {
-        net::getopt_complaint("tcpclient", &e);
-        Failure::usage(USAGE)
-    };
-    let text = |v: OsString| v.to_string_lossy().into_owned();
-    let mut parser = lexopt::Parser::from_args(args);
-    let mut rest = Vec::new();
-    while let Some(arg) = parser.next().map_err(usage)? {
-        match arg {
-            Short('i') => o.local_ip = Some(text(parser.value().map_err(usage)?)),
-            Short('p') => {
-                let v = text(parser.value().map_err(usage)?);
-                o.local_port = net::parse_port(&v).ok_or_else(|| Failure::usage(USAGE))?;
-            }
-            Short('T') => {
-                // ucspi-tcp takes `x+y` (two attempts); the sum bounds the wait.
-                let v = text(parser.value().map_err(usage)?);
-                let total: u64 = v.split('+').map(|n| n.parse::<u64>().unwrap_or(0)).sum();
+    let usage = || Failure::usage(USAGE);
+    let text = |v: Option<OsString>| v.unwrap_or_default().to_string_lossy().into_owned();
+    let rest = getopt::options(args, "tcpclient", "hHrRdDqQv", "ipTlt", usage, |letter, value| {
+        // ucspi-tcp reads numbers with scan_ulong: the leading digits, 0
+        // for none, never a complaint.
+        let bytes = value.as_deref().unwrap_or_default().as_bytes();
+        let number = |at: usize| decimal::scan_ulong(&bytes[at.min(bytes.len())..]);
+        match letter {
+            'i' => o.local_ip = Some(text(value)),
+            'p' => o.local_port = number(0).0 as u16,
+            'T' => {
+                // `x+y`: two attempts, of x and y seconds; the sum bounds the wait.
+                let (first, len) = number(0);
+                let skip = len + usize::from(bytes.get(len) == Some(&b'+'));
+                let total = first.saturating_add(number(skip).0);
                 o.timeout_conn = Duration::from_secs(total.max(1));
             }
-            Short('l') => o.local_name = Some(text(parser.value().map_err(usage)?)),
-            Short('t') => {
-                let v = text(parser.value().map_err(usage)?);
-                o.timeout_info = Duration::from_secs(v.parse().map_err(|_| Failure::usage(USAGE))?);
+            'l' => o.local_name = Some(text(value)),
+            't' => o.timeout_info = Duration::from_secs(number(0).0),
+            letter => {
+                o.ucspi.set(letter);
             }
-            Short(letter) if o.ucspi.set(letter) => {}
-            Value(v) => {
-                rest.push(v);
-                rest.extend(parser.raw_args().map_err(usage)?);
-            }
-            other => return Err(usage(other.unexpected())),
         }
-    }
+        Ok(())
+    })?;
     if rest.len() < 3 {
         return Err(Failure::usage(USAGE));
     }
     let mut rest = rest.into_iter();
-    o.host = text(rest.next().unwrap_or_default());
-    o.port = text(rest.next().unwrap_or_default());
+    o.host = text(rest.next());
+    o.port = text(rest.next());
     o.program = rest.collect();
     Ok(o)
 }

@@ -9,14 +9,17 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use nix::sys::socket::{SockFlag, accept4};
 use nix::unistd::{Gid, Uid};
 
+use crate::decimal;
 use crate::event_loop::EventLoop;
 use crate::fail::Failure;
+use crate::getopt;
 use crate::net::rules::{self, Verdict};
 use crate::net::{self, End};
 use crate::spawn::{ChildSpec, Forked, fork};
@@ -42,7 +45,6 @@ struct Options {
 }
 
 fn parse(args: Vec<OsString>) -> Result<Options, Failure> {
-    use lexopt::prelude::*;
     let mut o = Options {
         limit: 40,
         rules: None,
@@ -60,46 +62,44 @@ fn parse(args: Vec<OsString>) -> Result<Options, Failure> {
         port: String::new(),
         program: Vec::new(),
     };
-    let usage = |e: lexopt::Error| {
-        net::getopt_complaint("tcpserver", &e);
-        Failure::usage(USAGE)
-    };
-    let mut parser = lexopt::Parser::from_args(args);
-    let mut rest = Vec::new();
-    while let Some(arg) = parser.next().map_err(usage)? {
-        match arg {
-            Short('c') => o.limit = number(parser.value().map_err(usage)?)? as usize,
-            Short('x') => o.rules = Some(parser.value().map_err(usage)?),
-            Short('X') => o.allow_no_rules = true,
-            Short('B') => {
-                o.banner = parser.value().map_err(usage)?.into_encoded_bytes();
+    let usage = || Failure::usage(USAGE);
+    let rest = getopt::options(
+        args,
+        "tcpserver",
+        "1UXpPhHrRoOdDqQv",
+        "cxBgublt",
+        usage,
+        |letter, value| {
+            // ucspi-tcp reads numbers with scan_ulong: the leading digits, 0
+            // for none, never a complaint.
+            let number = || decimal::scan_ulong(value.as_deref().unwrap_or_default().as_bytes()).0;
+            match letter {
+                'c' => o.limit = usize::try_from(number()).unwrap_or(usize::MAX),
+                'x' => o.rules = value,
+                'X' => o.allow_no_rules = true,
+                'B' => o.banner = value.unwrap_or_default().into_encoded_bytes(),
+                'u' => o.uid = Some(Uid::from_raw(number() as u32)),
+                'g' => o.gid = Some(Gid::from_raw(number() as u32)),
+                'U' => {
+                    let var =
+                        |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u32>().ok());
+                    o.uid = var("UID").map(Uid::from_raw).or(o.uid);
+                    o.gid = var("GID").map(Gid::from_raw).or(o.gid);
+                }
+                'b' => o.backlog = i32::try_from(number()).unwrap_or(i32::MAX),
+                'l' => o.local_name = value.map(|v| v.to_string_lossy().into_owned()),
+                't' => o.timeout = Duration::from_secs(number()),
+                '1' => o.print_port = true,
+                'p' => o.paranoid = true,
+                'P' => o.paranoid = false,
+                'o' | 'O' => {}
+                letter => {
+                    o.ucspi.set(letter);
+                }
             }
-            Short('u') => o.uid = Some(Uid::from_raw(number(parser.value().map_err(usage)?)?)),
-            Short('g') => o.gid = Some(Gid::from_raw(number(parser.value().map_err(usage)?)?)),
-            Short('U') => {
-                let var = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u32>().ok());
-                o.uid = var("UID").map(Uid::from_raw).or(o.uid);
-                o.gid = var("GID").map(Gid::from_raw).or(o.gid);
-            }
-            Short('b') => o.backlog = number(parser.value().map_err(usage)?)? as i32,
-            Short('l') => {
-                o.local_name = Some(parser.value().map_err(usage)?.to_string_lossy().into_owned())
-            }
-            Short('t') => {
-                o.timeout = Duration::from_secs(number(parser.value().map_err(usage)?)?.into())
-            }
-            Short('1') => o.print_port = true,
-            Short('p') => o.paranoid = true,
-            Short('P') => o.paranoid = false,
-            Short('o') | Short('O') => {}
-            Short(letter) if o.ucspi.set(letter) => {}
-            Value(v) => {
-                rest.push(v);
-                rest.extend(parser.raw_args().map_err(usage)?);
-            }
-            other => return Err(usage(other.unexpected())),
-        }
-    }
+            Ok(())
+        },
+    )?;
     if rest.len() < 3 {
         return Err(Failure::usage(USAGE));
     }
@@ -107,14 +107,7 @@ fn parse(args: Vec<OsString>) -> Result<Options, Failure> {
     o.host = rest.next().unwrap_or_default().to_string_lossy().into_owned();
     o.port = rest.next().unwrap_or_default().to_string_lossy().into_owned();
     o.program = rest.collect();
-    if o.limit == 0 {
-        return Err(Failure::usage(USAGE));
-    }
     Ok(o)
-}
-
-fn number(value: OsString) -> Result<u32, Failure> {
-    value.to_str().and_then(|v| v.parse().ok()).ok_or_else(|| Failure::usage(USAGE))
 }
 
 fn log(line: &str) {
@@ -336,6 +329,14 @@ mod tests {
     #[test]
     fn too_few_arguments_is_usage() {
         assert_eq!(parse(args(&["0", "80"])).err().map(|f| f.code), Some(100));
-        assert_eq!(parse(args(&["-c", "0", "0", "80", "x"])).err().map(|f| f.code), Some(100));
+    }
+
+    #[test]
+    fn numbers_are_read_as_scan_ulong_reads_them() {
+        // ucspi-tcp takes the leading digits and never complains: `-c 0`
+        // (no client is ever accepted), `-c 3x`, `-b x`.
+        let o = parse(args(&["-c", "3x", "-bx", "-t", "", "0", "80", "x"])).unwrap();
+        assert_eq!((o.limit, o.backlog, o.timeout), (3, 0, Duration::ZERO));
+        assert_eq!(parse(args(&["-c0", "0", "80", "x"])).unwrap().limit, 0);
     }
 }

@@ -414,3 +414,22 @@ fn spawn_fcgi_backlog_reaches_the_kernel() {
     );
     assert_eq!(backlog_of(&text(&out.stdout)).as_deref(), Some("7"), "{}", text(&out.stdout));
 }
+
+/// spawn-fcgi's options as glibc's getopt reads them: options may follow
+/// the application (glibc moves operands after them), `--` ends them, and
+/// a complaint in glibc's words comes before the help.
+#[test]
+fn spawn_fcgi_reads_its_arguments_as_debians() {
+    let debian = require_debian!("spawn-fcgi");
+    for args in [
+        &["-Z"][..],
+        &["--foo"],
+        &["-p"],
+        &["-n", "-p", "1", "/bin/true", "-Z"],
+        &["-n", "/bin/true", "-p"],
+        &["-p", "1x", "-n", "/bin/true"],
+        &["-v"],
+    ] {
+        assert_same("spawn-fcgi", &debian, args);
+    }
+}

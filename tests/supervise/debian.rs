@@ -540,3 +540,13 @@ fn a_dangling_down_link_is_no_down_file() {
     assert_eq!(lines[0], lines[1]);
     assert!(!lines[0].contains("normally down"), "{}", lines[0]);
 }
+
+/// svc's options as daemontools' `sgetopt` reads them: a word beginning
+/// with `--` is dropped and ends the options.
+#[test]
+fn svc_reads_its_arguments_as_debians() {
+    let debian = require_debian!("svc");
+    assert_same("svc", &debian, &["--foo", "/nonexistent"]);
+    assert_same("svc", &debian, &["-u", "--", "-d", "/nonexistent"]);
+    assert_same("svc", &debian, &["-u", "-", "/nonexistent"]);
+}
