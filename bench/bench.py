@@ -877,7 +877,7 @@ def main():
     ap.add_argument("--scale-timeout", type=float, default=60.0)
     ap.add_argument("--idle", type=float, default=10.0)
     ap.add_argument("--svstat-trials", type=int, default=11)
-    ap.add_argument("--static-rounds", type=int, default=2,
+    ap.add_argument("--static-rounds", type=int, default=5,
                     help="rounds of starting 1000 services with the static run")
     ap.add_argument("--only", choices=["small", "scale", "static", "memory"], default=None)
     ap.add_argument("--suites", default="tend,daemontools,runit,s6")
