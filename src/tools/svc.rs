@@ -15,7 +15,7 @@ use crate::svdir::{Command, SendError, ServiceDir, command};
 const TOOL: &str = "svc";
 
 pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
-    let (commands, services) = parse(&args)?;
+    let (commands, services) = parse(args)?;
     for service in &services {
         if let Err(message) = send(Path::new(service), &commands) {
             warn(TOOL, message);
@@ -26,11 +26,11 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
 
 /// Split getopt-style options from service names. Each letter is kept
 /// once, in the order first given, as daemontools does.
-fn parse(args: &[OsString]) -> Result<(Vec<Command>, Vec<OsString>), Failure> {
+fn parse(args: Vec<OsString>) -> Result<(Vec<Command>, Vec<OsString>), Failure> {
     let letters: String = command::TABLE.iter().map(|e| char::from(e.letter)).collect();
     let usage = || Failure::bare(100, format!("{TOOL} options: {}", command::usage_list()));
     let mut commands = Vec::new();
-    let services = getopt::options(args.to_vec(), TOOL, &letters, "", usage, |letter, _| {
+    let services = getopt::options(args, TOOL, &letters, "", usage, |letter, _| {
         let command = u8::try_from(letter).ok().and_then(Command::from_byte);
         if let Some(command) = command
             && !commands.contains(&command)
@@ -68,7 +68,7 @@ mod tests {
     #[test]
     fn letters_in_order_once_each() {
         let a = args(&["-dx", "-d", "-k", "/service/a", "/service/b"]);
-        let (commands, services) = parse(&a).unwrap();
+        let (commands, services) = parse(a).unwrap();
         assert_eq!(commands, [Command::Down, Command::Exit, Command::Send(Signal::SIGKILL)]);
         assert_eq!(services.len(), 2);
     }
@@ -76,7 +76,7 @@ mod tests {
     #[test]
     fn options_stop_at_first_service_or_double_dash() {
         let a = args(&["-u", "--", "-weird"]);
-        let (commands, services) = parse(&a).unwrap();
+        let (commands, services) = parse(a).unwrap();
         assert_eq!(commands, [Command::Up]);
         assert_eq!(services, args(&["-weird"]));
     }
@@ -85,7 +85,7 @@ mod tests {
     fn runit_letters_are_accepted() {
         let a = args(&["-q12", "s"]);
         assert_eq!(
-            parse(&a).unwrap().0,
+            parse(a).unwrap().0,
             [Signal::SIGQUIT, Signal::SIGUSR1, Signal::SIGUSR2].map(Command::Send)
         );
     }
@@ -93,14 +93,14 @@ mod tests {
     #[test]
     fn a_word_beginning_with_two_dashes_ends_the_options() {
         // daemontools' sgetopt drops it: `svc --foo s` controls s.
-        let (commands, services) = parse(&args(&["-d", "--foo", "-u", "s"])).unwrap();
+        let (commands, services) = parse(args(&["-d", "--foo", "-u", "s"])).unwrap();
         assert_eq!(commands, [Command::Down]);
         assert_eq!(services, args(&["-u", "s"]));
     }
 
     #[test]
     fn unknown_letter_is_a_usage_error() {
-        let err = parse(&args(&["-z", "s"])).unwrap_err();
+        let err = parse(args(&["-z", "s"])).unwrap_err();
         assert_eq!(err.code, 100);
         assert!(err.message.starts_with("svc: illegal option -- z\nsvc options: u up, d down,"));
     }

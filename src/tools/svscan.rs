@@ -18,7 +18,7 @@ pub fn main(args: Vec<OsString>) -> Result<i32, Failure> {
     // (tend's) is the one word read as an option, and only first.
     let mut args = args.into_iter().peekable();
     let mut rescan = None;
-    if let Some(word) = args.next_if(|w| w.as_encoded_bytes().starts_with(b"-t") && w.len() > 1) {
+    if let Some(word) = args.next_if(|w| w.as_encoded_bytes().starts_with(b"-t")) {
         let value = match &word.as_encoded_bytes()[2..] {
             b"" => args.next().ok_or_else(|| Failure::usage(USAGE))?,
             rest => OsString::from(std::ffi::OsStr::from_bytes(rest)),
